@@ -1,0 +1,16 @@
+export { buildEventWriter, type EventWriterDeps, type FlushStats } from './event-writer.js';
+export { migrate, isMigrated, type MigrationResult } from './migrate.js';
+export { MIGRATIONS, type Migration } from './migrations/index.js';
+export {
+  queryMeterUsage,
+  queryMeterTotals,
+  meterUsageStatement,
+  meterTotalsStatements,
+  WINDOW_SIZES,
+  type WindowSize,
+  type MeterQuery,
+  type UsageRow,
+  type MeterTotal,
+  type UsageMeter,
+  type Statement,
+} from './usage.js';

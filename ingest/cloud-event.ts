@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { parseRfc3339 } from '../platform/time.js';
+
+/** The CloudEvents 1.0 attributes Meterline reads; extension attributes are allowed and ignored. */
+export const cloudEventSchema = z
+  .object({
+    specversion: z.literal('1.0', { error: 'must be "1.0"' }).optional(),
+    id: z.string({ error: 'required: a non-empty string' }).min(1, 'must not be empty').max(256, 'at most 256 characters'),
+    source: z.string().max(1024, 'at most 1024 characters').optional(),
+    type: z.string({ error: 'required: a non-empty string' }).min(1, 'must not be empty').max(256, 'at most 256 characters'),
+    subject: z.string({ error: 'required: a non-empty string' }).min(1, 'must not be empty').max(256, 'at most 256 characters'),
+    time: z.string({ error: 'must be an RFC 3339 date-time string' }).optional(),
+    datacontenttype: z.string().optional(),
+    data: z
+      .custom<Record<string, unknown>>(
+        (value) => value !== null && typeof value === 'object' && !Array.isArray(value),
+        { error: 'must be a JSON object' },
+      )
+      .optional(),
+  })
+  .loose();
+
+export type CloudEventInput = z.input<typeof cloudEventSchema>;
+
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ValidEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly source: string;
+  readonly subject: string;
+  readonly time: Date;
+  readonly data: Record<string, unknown>;
+}
+
+export interface TimeBounds {
+  readonly now: number;
+  readonly futureToleranceMs: number;
+  readonly backfillHorizonMs: number;
+}
+
+export type EventCheck = { ok: true; event: ValidEvent } | { ok: false; errors: FieldError[] };
+
+function formatDuration(ms: number): string {
+  if (ms % 86400e3 === 0) return `${ms / 86400e3} days`;
+  if (ms % 3600e3 === 0) return `${ms / 3600e3} hours`;
+  if (ms % 60e3 === 0) return `${ms / 60e3} minutes`;
+  return `${ms / 1e3} seconds`;
+}
+
+/** Checks one event's envelope and time; meter-specific checks come after. */
+export function checkCloudEvent(raw: unknown, bounds: TimeBounds): EventCheck {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, errors: [{ path: '', message: 'an event must be a JSON object' }] };
+  }
+  const parsed = cloudEventSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    };
+  }
+  const event = parsed.data;
+  let time = new Date(bounds.now);
+  if (event.time !== undefined) {
+    const instant = parseRfc3339(event.time);
+    if (!instant) {
+      return { ok: false, errors: [{ path: 'time', message: 'must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z' }] };
+    }
+    if (instant.getTime() > bounds.now + bounds.futureToleranceMs) {
+      return {
+        ok: false,
+        errors: [{ path: 'time', message: `is more than ${formatDuration(bounds.futureToleranceMs)} in the future` }],
+      };
+    }
+    if (instant.getTime() < bounds.now - bounds.backfillHorizonMs) {
+      return {
+        ok: false,
+        errors: [{ path: 'time', message: `is older than the backfill horizon of ${formatDuration(bounds.backfillHorizonMs)}` }],
+      };
+    }
+    time = instant;
+  }
+  return {
+    ok: true,
+    event: {
+      id: event.id,
+      type: event.type,
+      source: event.source ?? '',
+      subject: event.subject,
+      time,
+      data: event.data ?? {},
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type { Catalog, Meter } from '../catalog/index.js';
+import type { EventLog, MeteredEvent } from '../platform/event-log.js';
+import { checkCloudEvent, type FieldError, type TimeBounds } from './cloud-event.js';
+import { splitEventBody, type EventMediaType } from './body.js';
+import { stringifyJsonExact } from './exact-json.js';
+import { readMeters } from './meter-readings.js';
+
+export interface Rejection {
+  readonly index: number;
+  readonly id?: string;
+  readonly errors: FieldError[];
+}
+
+export interface IngestAnswer {
+  readonly accepted: number;
+  readonly duplicates: number;
+  readonly rejected: Rejection[];
+}
+
+export interface IngestDeps {
+  readonly catalog: Pick<Catalog, 'listMeters'>;
+  readonly eventLog: EventLog;
+  readonly futureToleranceMs: number;
+  readonly backfillHorizonMs: number;
+  readonly now?: () => number;
+  readonly onOutcome?: (outcome: 'accepted' | 'duplicate' | 'rejected', count: number) => void;
+}
+
+export type Ingest = ReturnType<typeof buildIngest>;
+
+function idOf(value: unknown): string | undefined {
+  if (value !== null && typeof value === 'object' && 'id' in value && typeof value.id === 'string') return value.id;
+  return undefined;
+}
+
+export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHorizonMs, now = Date.now, onOutcome }: IngestDeps) {
+  return {
+    /**
+     * Validates every event of a body, appends the valid ones and answers per event. Valid events
+     * are all accepted (or all refused, when the log cannot take them); rejects are listed.
+     */
+    async ingest(tenantId: string, mediaType: EventMediaType, body: string): Promise<IngestAnswer> {
+      const items = splitEventBody(mediaType, body);
+      const meters = await catalog.listMeters(tenantId);
+      const metersByType = new Map<string, Meter[]>();
+      for (const meter of meters) {
+        const list = metersByType.get(meter.eventType) ?? [];
+        list.push(meter);
+        metersByType.set(meter.eventType, list);
+      }
+      const bounds: TimeBounds = { now: now(), futureToleranceMs, backfillHorizonMs };
+      const rejected: Rejection[] = [];
+      const events: MeteredEvent[] = [];
+      for (const item of items) {
+        if ('syntaxError' in item) {
+          rejected.push({ index: item.index, errors: [{ path: '', message: item.syntaxError }] });
+          continue;
+        }
+        const id = idOf(item.value);
+        const checked = checkCloudEvent(item.value, bounds);
+        if (!checked.ok) {
+          rejected.push({ index: item.index, ...(id !== undefined ? { id } : {}), errors: checked.errors });
+          continue;
+        }
+        const { event } = checked;
+        const readings = readMeters(event.data, metersByType.get(event.type) ?? []);
+        if (!readings.ok) {
+          rejected.push({ index: item.index, id: event.id, errors: readings.errors });
+          continue;
+        }
+        events.push({
+          tenantId,
+          id: event.id,
+          type: event.type,
+          source: event.source,
+          subject: event.subject,
+          time: event.time,
+          data: stringifyJsonExact(event.data, item.lossless),
+          readings: readings.readings,
+        });
+      }
+      if (rejected.length > 0) onOutcome?.('rejected', rejected.length);
+      if (events.length === 0) return { accepted: 0, duplicates: 0, rejected };
+      const { duplicates } = await eventLog.append(events);
+      const accepted = events.length - duplicates.size;
+      onOutcome?.('accepted', accepted);
+      if (duplicates.size > 0) onOutcome?.('duplicate', duplicates.size);
+      return { accepted, duplicates: duplicates.size, rejected };
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { Decimal } from 'decimal.js';
+import { isLosslessNumber } from 'lossless-json';
+
+/** Digits after the decimal point in the ClickHouse column type Decimal(38, 9). */
+export const DECIMAL_SCALE = 9;
+/** Digits before the decimal point that Decimal(38, 9) can hold (38 - 9). */
+export const DECIMAL_INTEGER_DIGITS = 29;
+
+export type DecimalCheck = { ok: true; value: string } | { ok: false; reason: string };
+
+// A private constructor so that nothing here depends on, or changes, the global Decimal settings.
+// The precision is far above the 38 digits a stored value can have, and the exponent limits keep
+// toFixed()/toString() in plain notation for every value that passes the bounds check.
+const MeterDecimal = Decimal.clone({ precision: 80, toExpNeg: -100, toExpPos: 100 });
+
+// The accepted text grammar is ^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$ ; the groups split it into
+// sign, integer digits, fraction digits (from either branch) and exponent.
+const DECIMAL_TEXT = /^([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?$/;
+
+const PREVIEW_LENGTH = 40;
+
+/**
+ * Checks that `input` is an exact decimal that fits Decimal(38, 9) and returns it in canonical
+ * plain form: no exponent, no leading zeros, no trailing fraction zeros, and "0" for any zero.
+ *
+ * Accepted inputs: a string in the decimal grammar above (surrounding whitespace is an error, not
+ * trimmed), a finite number (read through String(n), which is exact for the numbers the exact JSON
+ * parser lets through as plain numbers), a lossless-json LosslessNumber, or a bigint.
+ *
+ * Limits are applied to the value, not its spelling: "1.50000000000" has one decimal place that
+ * matters and is accepted, while "1.0000000001" has ten and is rejected rather than rounded.
+ */
+export function toMeterDecimal(input: unknown): DecimalCheck {
+  const text = decimalText(input);
+  if (typeof text !== 'string') return text;
+  return checkDecimalText(text);
+}
+
+function decimalText(input: unknown): string | { ok: false; reason: string } {
+  switch (typeof input) {
+    case 'string':
+      if (input === '') return { ok: false, reason: 'expected a decimal number, got an empty string' };
+      return input;
+    case 'number':
+      if (!Number.isFinite(input)) return { ok: false, reason: `expected a finite number, got ${String(input)}` };
+      return String(input);
+    case 'bigint':
+      return input.toString();
+    case 'object':
+      if (input === null) return { ok: false, reason: 'expected a decimal number, got null' };
+      if (isLosslessNumber(input)) return input.value;
+      if (Array.isArray(input)) return { ok: false, reason: 'expected a decimal number, got array' };
+      return { ok: false, reason: 'expected a decimal number, got object' };
+    default:
+      return { ok: false, reason: `expected a decimal number, got ${typeof input}` };
+  }
+}
+
+function checkDecimalText(text: string): DecimalCheck {
+  const match = DECIMAL_TEXT.exec(text);
+  if (match === null) return { ok: false, reason: `${preview(text)} is not a decimal number` };
+  const sign = match[1] ?? '';
+  const integerPart = match[2] ?? '';
+  const fractionPart = match[3] ?? match[4] ?? '';
+  const exponentText = match[5] ?? '0';
+
+  // The bounds are decided on the digits and a BigInt exponent before decimal.js sees the text:
+  // decimal.js silently turns exponents beyond its range into 0 or Infinity, and toFixed() on a
+  // huge in-range exponent builds a string with that many characters.
+  const allDigits = integerPart + fractionPart;
+  const firstNonZero = allDigits.search(/[1-9]/);
+  if (firstNonZero === -1) return { ok: true, value: '0' };
+  const lastNonZero = lastNonZeroIndex(allDigits);
+  const coefficient = allDigits.slice(firstNonZero, lastNonZero + 1);
+  // value = coefficient × 10^exponent, with no trailing zeros left in coefficient.
+  const exponent = BigInt(exponentText) - BigInt(fractionPart.length) + BigInt(allDigits.length - 1 - lastNonZero);
+
+  const decimalPlaces = exponent < 0n ? -exponent : 0n;
+  if (decimalPlaces > BigInt(DECIMAL_SCALE)) {
+    return { ok: false, reason: `has ${decimalPlaces} decimal places; at most ${DECIMAL_SCALE} are kept` };
+  }
+  const integerDigits = BigInt(coefficient.length) + exponent;
+  if (integerDigits > BigInt(DECIMAL_INTEGER_DIGITS)) {
+    return { ok: false, reason: `has ${integerDigits} integer digits; at most ${DECIMAL_INTEGER_DIGITS} fit` };
+  }
+
+  const value = new MeterDecimal(`${sign === '-' ? '-' : ''}${coefficient}e${exponent}`);
+  return { ok: true, value: value.toFixed() };
+}
+
+function lastNonZeroIndex(digits: string): number {
+  let index = digits.length - 1;
+  while (index >= 0 && digits[index] === '0') index -= 1;
+  return index;
+}
+
+function preview(text: string): string {
+  const shown = text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH)}…` : text;
+  return JSON.stringify(shown);
+}

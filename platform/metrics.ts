@@ -1,0 +1,62 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The service's Prometheus metrics, one registry per process (never the global one, so tests
+ * and several app instances stay apart). Labels are bounded sets: never a tenant or customer id.
+ */
+export function buildMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'meterline_' });
+  return {
+    registry,
+    ingestEvents: new Counter({
+      name: 'meterline_ingest_events_total',
+      help: 'Events received by POST /v1/events, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'meterline_http_request_duration_seconds',
+      help: 'HTTP request latency by route and status class.',
+      labelNames: ['method', 'route', 'status_class'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    httpRequestBodyBytes: new Histogram({
+      name: 'meterline_http_request_body_bytes',
+      help: 'Size of request bodies by route.',
+      labelNames: ['route'] as const,
+      buckets: [256, 1024, 16384, 131072, 1048576, 4194304, 10485760],
+      registers: [registry],
+    }),
+    insertBatchEvents: new Histogram({
+      name: 'meterline_aggregator_insert_batch_events',
+      help: 'Events per insert into the store.',
+      buckets: [1, 10, 100, 1000, 5000, 20000, 100000],
+      registers: [registry],
+    }),
+    insertDuration: new Histogram({
+      name: 'meterline_aggregator_insert_duration_seconds',
+      help: 'Time to check duplicates and insert one batch.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    insertFailures: new Counter({
+      name: 'meterline_aggregator_insert_failures_total',
+      help: 'Batches the store refused after every retry.',
+      registers: [registry],
+    }),
+    insertRetries: new Counter({
+      name: 'meterline_aggregator_insert_retries_total',
+      help: 'Insert attempts beyond the first.',
+      registers: [registry],
+    }),
+    dedupeHits: new Counter({
+      name: 'meterline_aggregator_dedupe_hits_total',
+      help: 'Events recognised as duplicates of events already stored or in the same batch.',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof buildMetrics>;

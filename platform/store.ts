@@ -1,0 +1,190 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { z } from 'zod';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The one door to ClickHouse. Embedded mode runs the engine in-process (chDB);
+ * server mode speaks HTTP to a ClickHouse server. Both go through @clickhouse/client,
+ * so every query is the same SQL in both modes.
+ */
+export interface Store {
+  readonly kind: 'embedded' | 'server';
+  /** Database holding Meterline's tables; a config-validated identifier, never request text. */
+  readonly database: string;
+  readonly client: ClickHouseClient;
+  /** Fully qualified, quoted name of one of Meterline's tables. */
+  table(name: string): string;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class StoreUnavailableError extends Error {
+  readonly retriable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export async function openStore(config: Config['store'], log: Logger): Promise<Store> {
+  let client: ClickHouseClient;
+  if (config.kind === 'embedded') {
+    const dataDir = resolve(config.dataDir);
+    await mkdir(dataDir, { recursive: true });
+    let chdb: typeof import('chdb/connection');
+    try {
+      chdb = await import('chdb/connection');
+    } catch (cause) {
+      throw new StoreUnavailableError(
+        'embedded mode needs the optional package "chdb" (npm install chdb), or set CLICKHOUSE_URL to use a ClickHouse server',
+        { cause },
+      );
+    }
+    const connection = chdb.createChdbConnection({ path: dataDir });
+    // chdb types its connection against @clickhouse/client-common, which @clickhouse/client 1.23
+    // now bundles under its own (structurally identical) types; the runtime contract is the same.
+    client = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] });
+    log.info({ store: 'embedded', dataDir, database: config.database }, 'store: embedded ClickHouse engine (chDB)');
+  } else {
+    const bootstrap = createClient({
+      url: config.url,
+      ...(config.username ? { username: config.username } : {}),
+      ...(config.password ? { password: config.password } : {}),
+    });
+    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(config.database)}` });
+    await bootstrap.close();
+    client = createClient({
+      url: config.url,
+      database: config.database,
+      ...(config.username ? { username: config.username } : {}),
+      ...(config.password ? { password: config.password } : {}),
+    });
+    log.info({ store: 'server', url: redactUrl(config.url), database: config.database }, 'store: ClickHouse server');
+  }
+  if (config.kind === 'embedded') {
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(config.database)}` });
+  }
+  let closed = false;
+  return {
+    kind: config.kind,
+    database: config.database,
+    client,
+    table: (name) => `${quoteIdentifier(config.database)}.${quoteIdentifier(name)}`,
+    async ping() {
+      const result = await client.ping();
+      return result.success;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close();
+      if (config.kind === 'embedded') {
+        // chDB binds one data directory per process; let it release before anyone reopens.
+        const chdb = await import('chdb');
+        await chdb.drainPending();
+      }
+    },
+  };
+}
+
+export function quoteIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`not a safe identifier: ${name}`);
+  return `\`${name}\``;
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+/** Per-statement settings; values are constants or ids Meterline generates, never request text. */
+export type StatementSettings = Readonly<Record<string, string | number>>;
+
+/**
+ * Renders settings as the statement's own SETTINGS clause. They are never passed as
+ * clickhouse_settings: the in-process engine applies those with session-wide SET, so they
+ * would outlive the statement (a deduplication token would silently drop the next insert).
+ */
+export function settingsClause(settings: StatementSettings | undefined): string {
+  if (!settings || Object.keys(settings).length === 0) return '';
+  const parts = Object.entries(settings).map(([name, value]) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a setting name: ${name}`);
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new Error(`setting ${name} is not finite`);
+      return `${name} = ${value}`;
+    }
+    if (!/^[A-Za-z0-9_.:-]*$/.test(value)) throw new Error(`setting ${name} has characters outside [A-Za-z0-9_.:-]`);
+    return `${name} = '${value}'`;
+  });
+  return ` SETTINGS ${parts.join(', ')}`;
+}
+
+/**
+ * A query declared once: SQL with {name:Type} placeholders, a schema for its parameters and
+ * one for its rows. Values from outside only ever travel as parameters.
+ */
+export interface QuerySpec<P extends z.ZodType, R extends z.ZodType> {
+  readonly name: string;
+  /** Builds the SQL from the store's table names; called once per store. */
+  readonly sql: (t: Store['table']) => string;
+  readonly params: P;
+  readonly row: R;
+  readonly settings?: StatementSettings;
+}
+
+export type TypedQuery<P extends z.ZodType, R extends z.ZodType> = (
+  store: Store,
+  params: z.input<P>,
+) => Promise<Array<z.output<R>>>;
+
+export function defineQuery<P extends z.ZodType, R extends z.ZodType>(spec: QuerySpec<P, R>): TypedQuery<P, R> {
+  const sqlByStore = new WeakMap<Store, string>();
+  return async (store, params) => {
+    let sql = sqlByStore.get(store);
+    if (sql === undefined) {
+      sql = spec.sql(store.table) + settingsClause(spec.settings);
+      sqlByStore.set(store, sql);
+    }
+    const queryParams = spec.params.parse(params) as Record<string, unknown>;
+    const rows = await selectRows<unknown>(store, sql, queryParams);
+    return rows.map((row, index) => {
+      const parsed = spec.row.safeParse(row);
+      if (!parsed.success) {
+        // A row that does not match is a schema drift bug: fail loudly rather than bill on a guess.
+        throw new Error(`query ${spec.name}: row ${index} does not match its schema: ${parsed.error.message}`);
+      }
+      return parsed.data as z.output<R>;
+    });
+  };
+}
+
+/** Runs a SELECT whose SQL already carries any SETTINGS clause it needs. */
+export async function selectRows<T>(store: Store, sql: string, params: Record<string, unknown>): Promise<T[]> {
+  const result = await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+  return result.json<T>();
+}
+
+/** Inserts rows as JSONEachRow (decimals already strings), with per-statement settings. */
+export async function insertRows(
+  store: Store,
+  table: string,
+  rows: readonly object[],
+  settings?: StatementSettings,
+): Promise<void> {
+  if (rows.length === 0) return;
+  let body = '';
+  for (const row of rows) body += `${JSON.stringify(row)}\n`;
+  const result = await store.client.exec({
+    query: `INSERT INTO ${store.table(table)}${settingsClause(settings)} FORMAT JSONEachRow`,
+    values: Readable.from([body]),
+  });
+  // Drain the (empty) answer so the connection is released.
+  for await (const _chunk of result.stream) {
+    // nothing to read
+  }
+}

@@ -1,0 +1,81 @@
+import Fastify, { LogController } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Catalog } from '../catalog/index.js';
+import type { Ingest } from '../ingest/index.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { Store } from '../platform/store.js';
+import { handleError } from './errors.js';
+import { authPlugin } from './plugins/auth.js';
+import { opsRoutes } from './routes/ops.js';
+import { catalogRoutes } from './routes/v1/catalog.js';
+import { eventRoutes } from './routes/v1/events.js';
+import { usageRoutes } from './routes/v1/usage.js';
+
+export interface AppDeps {
+  readonly log: Logger;
+  readonly store: Store;
+  readonly catalog: Catalog;
+  readonly ingest: Ingest;
+  readonly metrics: Metrics;
+  readonly ready: () => Promise<{ ok: boolean; reason?: string }>;
+  readonly maxBodyBytes: number;
+  readonly backfillHorizonMs: number;
+  readonly futureToleranceMs: number;
+  readonly now?: () => number;
+}
+
+/** Builds the HTTP API from its dependencies; listening is the caller's business. */
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: deps.maxBodyBytes,
+    // Request lines at info would dominate the log at ingest rates; errors are logged where they occur.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequestDuration
+      .labels(request.method, route, `${Math.floor(reply.statusCode / 100)}xx`)
+      .observe(reply.elapsedTime / 1000);
+    const length = Number(request.headers['content-length'] ?? 0);
+    if (length > 0) deps.metrics.httpRequestBodyBytes.labels(route).observe(length);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Meterline API',
+        version: '1',
+        description: 'Usage metering, rating and spend alerting. Authenticate with Authorization: Bearer <API key>.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(authPlugin, { catalog: deps.catalog });
+  await app.register(opsRoutes, { metrics: deps.metrics, ready: deps.ready });
+  await app.register(catalogRoutes, { catalog: deps.catalog });
+  await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
+  await app.register(usageRoutes, {
+    catalog: deps.catalog,
+    store: deps.store,
+    backfillHorizonMs: deps.backfillHorizonMs,
+    futureToleranceMs: deps.futureToleranceMs,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;
