@@ -15,6 +15,11 @@ export default tseslint.config(
           selector: "CallExpression[callee.name='parseFloat']",
           message: 'parseFloat loses precision: parse decimals with decimal.js.',
         },
+        {
+          selector: "Property[key.name='clickhouse_settings']",
+          message:
+            'The in-process engine applies clickhouse_settings with a session-wide SET that outlives the statement: use settingsClause() from platform/store.ts.',
+        },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },

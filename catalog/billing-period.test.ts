@@ -246,6 +246,13 @@ describe('argument checks', () => {
     expect(() => billingPeriodForDate('2026-01-01', 'Nowhere/Special', 1)).toThrow(RangeError);
     expect(() => billingPeriodContaining(new Date(NaN), 'UTC', 1)).toThrow('instant must be a valid Date');
   });
+
+  it('reports periods that reach past the Date range as a RangeError', () => {
+    expect(() => billingPeriodContaining(new Date(8.64e15), 'UTC', 1)).toThrow(
+      'year 275760 is outside the supported date range',
+    );
+    expect(() => billingPeriodContaining(new Date(-8.64e15), 'Europe/Berlin', 1)).toThrow(RangeError);
+  });
 });
 
 // Zones chosen for awkward offsets (+05:30, +05:45, +08:45, +12:45, -03:30), DST at midnight
@@ -355,9 +362,10 @@ describe('billing period properties', () => {
           const next = nextPeriod(period, tz, anchor);
           expect(next.start.getTime()).toBe(period.end.getTime());
           expect(next.end.getTime()).toBeGreaterThan(next.start.getTime());
-          // A random instant inside the next period maps to it.
-          const inside = new Date(next.start.getTime() + ((when.getTime() % 1000) * (next.end.getTime() - next.start.getTime())) / 1000);
-          expect(iso(billingPeriodContaining(new Date(Math.floor(inside.getTime())), tz, anchor))).toEqual(iso(next));
+          // Some instant inside the next period, chosen by the random instant's milliseconds, maps to it.
+          const length = next.end.getTime() - next.start.getTime();
+          const inside = new Date(next.start.getTime() + Math.floor(((when.getTime() % 1000) / 1000) * length));
+          expect(iso(billingPeriodContaining(inside, tz, anchor))).toEqual(iso(next));
           period = next;
         }
       }),

@@ -95,7 +95,10 @@ export function billingPeriodForDate(localDate: string, timeZone: string, anchor
     );
   }
   const month = monthIndex(year, monthOfYear) - (day < anchorDay ? 1 : 0);
-  return { start: new Date(periodStart(zone, month, anchorDay)), end: new Date(periodStart(zone, month + 1, anchorDay)) };
+  return {
+    start: new Date(periodStart(zone, month, anchorDay)),
+    end: new Date(periodStart(zone, month + 1, anchorDay)),
+  };
 }
 
 /** The period right after `period`, which must be a billing period of this zone and anchor day. */
@@ -115,9 +118,8 @@ export function previousPeriod(period: BillingPeriod, timeZone: string, anchorDa
 function checkIsPeriod(period: BillingPeriod, timeZone: string, anchorDay: number): void {
   const actual = billingPeriodContaining(period.start, timeZone, anchorDay);
   if (actual.start.getTime() !== period.start.getTime() || actual.end.getTime() !== period.end.getTime()) {
-    throw new RangeError(
-      `[${describeDate(period.start)}, ${describeDate(period.end)}) is not a billing period in ${timeZone} anchored on day ${anchorDay}`,
-    );
+    const shown = `[${describeDate(period.start)}, ${describeDate(period.end)})`;
+    throw new RangeError(`${shown} is not a billing period in ${timeZone} anchored on day ${anchorDay}`);
   }
 }
 
@@ -127,7 +129,9 @@ function describeDate(date: Date): string {
 
 function zoneFor(timeZone: string): IANAZone {
   if (!isValidTimeZone(timeZone)) {
-    throw new RangeError(`unknown time zone ${JSON.stringify(timeZone)}: expected an IANA name such as "Europe/Berlin"`);
+    throw new RangeError(
+      `unknown time zone ${JSON.stringify(timeZone)}: expected an IANA name such as "Europe/Berlin"`,
+    );
   }
   return IANAZone.create(timeZone);
 }
@@ -159,10 +163,12 @@ function localMidnight(month: number, day: number): number {
   const year = Math.floor(month / 12);
   const date = new Date(0);
   date.setUTCFullYear(year, month - year * 12, day);
-  return date.getTime();
+  const time = date.getTime();
+  if (Number.isNaN(time)) throw new RangeError(`year ${year} is outside the supported date range`);
+  return time;
 }
 
-// Finding a boundary takes a few dozen offset look-ups, and callers ask for the same few months over
+// Finding a boundary takes up to a few dozen offset look-ups, and callers ask for the same few months over
 // and over. The answer never changes within a process (the time zone data is fixed), so it is
 // remembered; the bound only stops a long-running process from growing the map without limit.
 const PERIOD_START_CACHE_LIMIT = 10_000;
@@ -191,6 +197,12 @@ interface OffsetSample {
   offset: number;
 }
 
+/** From `from` (inclusive) until the next piece's `from`, the zone's offset is `offset`. */
+interface OffsetPiece {
+  from: number;
+  offset: number;
+}
+
 /**
  * The earliest instant at which the wall clock in `zone` reads `localTime` or later.
  *
@@ -202,9 +214,7 @@ interface OffsetSample {
  * jump, the same result luxon gives for a gap that starts at midnight.
  */
 function firstInstantAtOrAfter(zone: IANAZone, localTime: number): number {
-  // Piecewise description of the offset around localTime: from each `from` (inclusive) onward the
-  // offset is `offset`, until the next entry.
-  const pieces: Array<{ from: number; offset: number }> = [];
+  const pieces: OffsetPiece[] = [];
   let previous: OffsetSample | undefined;
   for (let at = localTime - SCAN_RADIUS_MS; at <= localTime + SCAN_RADIUS_MS; at += SCAN_STEP_MS) {
     const sample = { at, offset: offsetMs(zone, at) };
@@ -220,10 +230,10 @@ function firstInstantAtOrAfter(zone: IANAZone, localTime: number): number {
     const candidate = Math.max(piece.from, localTime - piece.offset);
     if (candidate < until) return candidate;
   }
-  throw new RangeError(`time zone ${zone.name} has an offset outside ±24 hours near ${new Date(localTime).toISOString()}`);
+  throw new RangeError(`time zone ${zone.name} has an offset outside ±24 hours near ${localTime} ms from 1970`);
 }
 
-function addTransitions(zone: IANAZone, from: OffsetSample, to: OffsetSample, pieces: Array<{ from: number; offset: number }>): void {
+function addTransitions(zone: IANAZone, from: OffsetSample, to: OffsetSample, pieces: OffsetPiece[]): void {
   if (from.offset === to.offset) return;
   // Transitions fall on whole seconds, and so do all sample points, so bisect over seconds.
   if (to.at - from.at <= 1000) {
@@ -237,10 +247,17 @@ function addTransitions(zone: IANAZone, from: OffsetSample, to: OffsetSample, pi
 }
 
 function offsetMs(zone: IANAZone, at: number): number {
-  // luxon reports minutes, fractional for historical offsets with seconds; they are whole seconds.
-  const minutes = zone.offset(at);
-  if (!Number.isFinite(minutes)) {
-    throw new RangeError(`cannot determine the UTC offset of ${zone.name} at ${at} ms since the epoch`);
+  let minutes = NaN;
+  try {
+    minutes = zone.offset(at);
+  } catch {
+    // Intl throws for some instants near the ends of the Date range; reported below like NaN.
   }
+  if (!Number.isFinite(minutes)) {
+    throw new RangeError(
+      `cannot determine the UTC offset of ${zone.name} ${at} ms from 1970: the date is outside the supported range`,
+    );
+  }
+  // luxon reports minutes, fractional for historical offsets with seconds; they are whole seconds.
   return Math.round(minutes * 60_000);
 }

@@ -32,12 +32,23 @@ function dataPath(path: JsonPath): string {
   return ['data', ...path.segments.map(String)].join('.');
 }
 
+function isNumeric(value: unknown): boolean {
+  return typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'object' && value !== null && 'isLosslessNumber' in value);
+}
+
+/**
+ * A group-by value as text. Numbers are written canonically ("1.50" and 1.5 are one group),
+ * whichever JSON parsing path read them.
+ */
 function dimensionValue(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  // LosslessNumber and nested values keep their JSON text.
-  return typeof value === 'object' && 'isLosslessNumber' in value ? String(value) : JSON.stringify(value);
+  if (typeof value === 'boolean') return String(value);
+  if (isNumeric(value)) {
+    const decimal = toMeterDecimal(value);
+    return decimal.ok ? decimal.value : String(value);
+  }
+  return JSON.stringify(value);
 }
 
 export type ReadingsCheck = { ok: true; readings: MeterReading[] } | { ok: false; errors: FieldError[] };
@@ -62,7 +73,7 @@ export function readMeters(data: Record<string, unknown>, meters: readonly Meter
         continue;
       }
       if (meter.aggregation === 'UNIQUE_COUNT') {
-        const key = typeof raw === 'object' && !('isLosslessNumber' in raw) ? undefined : dimensionValue(raw);
+        const key = typeof raw === 'string' || isNumeric(raw) ? dimensionValue(raw) : undefined;
         if (key === undefined || key === null || key === '') {
           errors.push({ path: where, message: `meter ${meter.key} counts distinct values: expected a string or number` });
           continue;

@@ -21,11 +21,14 @@ export interface Service {
 
 export interface ServiceOptions {
   readonly now?: () => number;
+  /** Fault injection for tests: wraps the opened store (e.g. to make inserts fail). */
+  readonly wrapStore?: (store: Store) => Store;
 }
 
 /** Wires every part of the embedded pipeline; main.ts and the tests both start it this way. */
 export async function startService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
-  const store = await openStore(config.store, log);
+  const opened = await openStore(config.store, log);
+  const store = options.wrapStore ? options.wrapStore(opened) : opened;
   try {
     await migrate(store, log);
     const metrics = buildMetrics();

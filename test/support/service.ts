@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logger.js';
+import type { Store } from '../../platform/store.js';
 import { startService, type Service } from '../../server/service.js';
 
 /** One chDB data directory per test process: the engine binds one per process. */
@@ -46,6 +47,7 @@ export interface StartOptions {
   readonly database?: string;
   readonly env?: Record<string, string>;
   readonly now?: () => number;
+  readonly wrapStore?: (store: Store) => Store;
 }
 
 /** Starts the real service on the real engine, listening on a free loopback port. */
@@ -56,11 +58,14 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
     METERLINE_DATA_DIR: await testDataDir(),
     CLICKHOUSE_DATABASE: database,
     METERLINE_ADMIN_KEY: operatorKey,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...options.env,
   });
   const log = createLogger(config.logLevel);
-  const service = await startService(config, log, options.now ? { now: options.now } : {});
+  const service = await startService(config, log, {
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}),
+  });
   await service.app.listen({ port: 0, host: '127.0.0.1' });
   const address = service.app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');

@@ -1,0 +1,113 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cloudEvent } from './support/fixtures.js';
+
+/** The service as an operator runs it: a real process, its exit codes, its output, its signals. */
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+interface Running {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+function run(env: Record<string, string>): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('the service process', () => {
+  const started: Running[] = [];
+  afterAll(() => {
+    for (const running of started) running.child.kill('SIGKILL');
+  });
+
+  it('exits with code 2 and names the variable, value and rule for bad configuration', async () => {
+    const running = run({ PORT: 'eighty', METERLINE_MAX_BODY: 'huge', METERLINE_ADMIN_KEY: 'short' });
+    started.push(running);
+    expect(await running.exited).toBe(2);
+    const output = running.output();
+    expect(output).toMatch(/PORT="eighty"/);
+    expect(output).toMatch(/METERLINE_MAX_BODY="huge": a size such as 10MB/);
+    expect(output).toMatch(/METERLINE_ADMIN_KEY=\(hidden\): at least 24 characters/);
+    expect(output).not.toContain('short');
+  });
+
+  it('prints a generated operator key once, never logs it, finishes in-flight work on SIGTERM, and remembers ids after a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'meterline-process-'));
+    const port = await freePort();
+    const env = { METERLINE_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    const base = `http://127.0.0.1:${port}`;
+
+    const first = run(env);
+    started.push(first);
+    await waitFor(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 'readiness');
+    const key = /(mlk_[0-9a-f]{24}_[A-Za-z0-9_-]{43})/.exec(first.output())?.[1];
+    expect(key).toBeDefined();
+    const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const meter = { key: 'calls', name: 'Calls', eventType: 'api.call', aggregation: 'COUNT' };
+    expect((await fetch(`${base}/v1/meters`, { method: 'POST', headers: auth, body: JSON.stringify(meter) })).status).toBe(201);
+
+    const events = Array.from({ length: 2000 }, () => cloudEvent({ type: 'api.call' }));
+    const inFlight = fetch(`${base}/v1/events`, { method: 'POST', headers: auth, body: JSON.stringify(events) });
+    // The request is on its way; stop the process under it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    first.child.kill('SIGTERM');
+    const answer = await inFlight.then(
+      async (response) => ({ status: response.status, body: (await response.json()) as { accepted?: number } }),
+      () => undefined,
+    );
+    const firstExit = await first.exited;
+    expect(firstExit, first.output().slice(-3000)).toBe(0);
+    const logged = first.output().replace(/Operator key[^\n]*\n\s*\n\s*mlk_\S+/, '');
+    expect(logged).not.toContain(key);
+    expect(first.output().split(key as string)).toHaveLength(2);
+
+    const second = run(env);
+    started.push(second);
+    await waitFor(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 'readiness after restart');
+    expect(second.output()).not.toMatch(/mlk_/);
+    // The client re-sends whatever it was not told was accepted, and the service counts each event once.
+    const resent = await fetch(`${base}/v1/events`, { method: 'POST', headers: auth, body: JSON.stringify(events) });
+    const resentBody = (await resent.json()) as { accepted: number; duplicates: number };
+    expect(resentBody.accepted + resentBody.duplicates).toBe(2000);
+    if (answer?.status === 202) expect(resentBody.duplicates).toBe(2000);
+    const usage = await fetch(`${base}/v1/meters/calls/query`, { headers: auth });
+    const data = ((await usage.json()) as { data: Array<{ value: string }> }).data;
+    expect(data.map((row) => row.value)).toEqual(['2000']);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+});
