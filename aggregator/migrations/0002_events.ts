@@ -8,8 +8,10 @@ import type { Migration } from './migration.js';
  * be backfilled. The rollups are projections, not materialized views: a projection is written
  * inside the same part as its rows, so an event, its meter values and their contribution to
  * the rollup become visible together or not at all, whatever moment a crash picks. Totals read
- * the usage_by_minute projection (queries set force_optimize_projection, so they fail rather
- * than scan raw rows); duplicate checks read the by_event_id projection.
+ * the usage_by_minute projection (test/usage.int.test.ts checks every usage query's plan).
+ *
+ * The table is sorted by (tenant_id, event_id) because the hottest read is the duplicate check
+ * on every ingest batch; usage never reads the base rows, and a backfill scans one tenant.
  *
  * insert_deduplication_token plus non_replicated_deduplication_window makes a retried insert of
  * the same batch a no-op.
@@ -27,7 +29,7 @@ export const migration: Migration = {
       is_raw UInt8,
       type LowCardinality(String),
       source String,
-      data String CODEC(ZSTD(3)),
+      data String,
       ingested_at DateTime64(3, 'UTC'),
       value Decimal(38, 9),
       value_key String,
@@ -37,13 +39,10 @@ export const migration: Migration = {
           tenant_id, meter_key, subject, group_by, toStartOfMinute(time) AS minute,
           sum(value), count(), max(value), min(value), uniqExact(value_key), argMax(value, time)
         GROUP BY tenant_id, meter_key, subject, group_by, minute
-      ),
-      PROJECTION by_event_id (
-        SELECT tenant_id, event_id, time ORDER BY tenant_id, event_id
       )
     ) ENGINE = MergeTree
     PARTITION BY toYYYYMM(time)
-    ORDER BY (tenant_id, meter_key, subject, time)
+    ORDER BY (tenant_id, event_id)
     SETTINGS non_replicated_deduplication_window = 10000`,
   ],
 };

@@ -1,8 +1,9 @@
 import { Decimal } from 'decimal.js';
 
 /**
- * Significant digits every pricing result is computed to. Amounts are never rounded silently:
- * `add`, `sub` and `mul` below throw rather than return a value that lost digits.
+ * Significant digits every pricing result is computed to. Amounts are not rounded silently:
+ * `add`, `sub` and `mul` below throw rather than return a value that lost digits. `prorate` is
+ * the one deliberate exception.
  */
 export const PRECISION = 60;
 
@@ -70,6 +71,16 @@ export function mul(a: Decimal, b: Decimal): Decimal {
   const result = a.times(b);
   if (a.sd() + b.sd() > PRECISION && !new Unrounded(a).times(b).eq(result)) throw inexact('a product');
   return result;
+}
+
+/**
+ * value × fraction, rounded half-up to PRECISION significant digits. A proration fraction such as
+ * 10/30 is itself a ratio the caller has already rounded, usually to many digits, so insisting on
+ * an exact product would reject ordinary amounts (900 × a 60-digit 1/3 needs 61 digits) while
+ * adding no accuracy.
+ */
+export function prorate(value: Decimal, fraction: Decimal): Decimal {
+  return value.times(fraction);
 }
 
 /** value × percent / 100; exact because dividing by 100 only moves the decimal point. */

@@ -7,8 +7,9 @@
  *   exponent), no trailing fraction zeros, "0" for zero (so "51", not "51.00"). Amounts are
  *   exact and unrounded; round once, at invoicing, with roundToMinorUnit.
  * - Arithmetic is exact to 60 significant digits. An amount that would need more throws a
- *   RangeError instead of being rounded. The one inexact value is markup's `margin`, a ratio
- *   that is reported to 60 significant digits, rounded half-up.
+ *   RangeError instead of being rounded, with two deliberate exceptions, both rounded half-up to
+ *   60 significant digits: flat's amount × fraction (the fraction is usually a rounded ratio
+ *   such as 10/30 already), and markup's `margin`, a ratio rather than an amount.
  * - `amount` is the sum of the breakdown rows' amounts, exactly.
  * - Each row satisfies
  *     amount = quantity × (unitAmount ?? 0) + quantity × (rate ?? 0) / 100 + (flatAmount ?? 0)
@@ -35,6 +36,7 @@ import {
   parseFraction,
   parseNonNegative,
   percentOf,
+  prorate,
   sub,
   sum,
 } from './decimal.js';
@@ -197,7 +199,7 @@ function packageAmount(price: PriceOf<'package'>, quantity: Decimal): PriceResul
   const perPackage = parseNonNegative(price.packageAmount, 'packageAmount');
   const free = optionalAmount(price.freeUnits, 'freeUnits') ?? ZERO;
   const billable = quantity.gt(free) ? sub(quantity, free) : ZERO;
-  const packages = ceilDiv(billable, size);
+  const packages = billable.divToInt(size);
   return resultOf([{ quantity: packages, unitAmount: perPackage, amount: mul(packages, perPackage) }]);
 }
 
@@ -271,7 +273,7 @@ function graduatedPercentageAmount(price: PriceOf<'graduated_percentage'>, quant
 /** A recurring fee prorated by the covered share of the period; the row's quantity is that share. */
 function flatAmount(price: PriceOf<'flat'>, fraction: Decimal): PriceResult {
   const fee = parseNonNegative(price.amount, 'amount');
-  return resultOf([{ quantity: fraction, unitAmount: fee, amount: mul(fee, fraction) }]);
+  return resultOf([{ quantity: fraction, unitAmount: fee, amount: prorate(fee, fraction) }]);
 }
 
 /**

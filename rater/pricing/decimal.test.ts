@@ -1,0 +1,124 @@
+import { Decimal } from 'decimal.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { D, add, ceilDiv, format, mul, parseDecimal, parseFraction, parseNonNegative, percentOf, prorate, sub } from './decimal.js';
+
+// An oracle with room for every value generated below, configured apart from the module's own.
+const Exact = Decimal.clone({ precision: 400, toExpNeg: -1000, toExpPos: 1000 });
+
+const decimalText = fc
+  .tuple(fc.boolean(), fc.bigInt({ min: 0n, max: 10n ** 40n }), fc.integer({ min: 0, max: 30 }))
+  .map(([negative, digits, scale]) => {
+    const text = digits.toString().padStart(scale + 1, '0');
+    const plain = scale === 0 ? text : `${text.slice(0, -scale)}.${text.slice(-scale)}`;
+    return negative ? `-${plain}` : plain;
+  });
+
+describe('module constructor', () => {
+  it('leaves the global Decimal settings alone', () => {
+    expect(Decimal.precision).toBe(20);
+    expect(Decimal.rounding).toBe(Decimal.ROUND_HALF_UP);
+    expect(D.precision).toBe(60);
+  });
+});
+
+describe('format', () => {
+  it.each([
+    ['1.50', '1.5'],
+    ['-0', '0'],
+    ['0.000', '0'],
+    ['100', '100'],
+    ['0.000000000000000000000000000001', '0.000000000000000000000000000001'],
+    ['1' + '0'.repeat(80), '1' + '0'.repeat(80)],
+  ])('writes %s as %s', (text, expected) => {
+    expect(format(new D(text))).toBe(expected);
+  });
+});
+
+describe('parsing', () => {
+  it('names the value and shows the input', () => {
+    expect(() => parseDecimal('1,5', 'price')).toThrow('price must be a decimal string such as "12.5", got "1,5"');
+    expect(() => parseNonNegative('-2', 'quantity')).toThrow('quantity must not be negative, got "-2"');
+    expect(() => parseFraction('2', 'fraction')).toThrow('fraction must be between 0 and 1, got "2"');
+    expect(() => parseDecimal(null, 'x')).toThrow('x must be a decimal string, got object');
+  });
+
+  it('shortens long inputs in messages', () => {
+    expect(() => parseDecimal('x'.repeat(100), 'x')).toThrow(`got "${'x'.repeat(40)}…"`);
+  });
+});
+
+describe('exact arithmetic', () => {
+  it('adds, subtracts and multiplies exactly whenever the result fits 60 digits', () => {
+    fc.assert(
+      fc.property(decimalText, decimalText, (a, b) => {
+        const sum = new Exact(a).plus(b);
+        const product = new Exact(a).times(b);
+        const difference = new Exact(a).minus(b);
+        const check = (compute: () => Decimal, exact: Decimal) => {
+          if (exact.sd() <= 60) expect(compute().eq(exact)).toBe(true);
+          else expect(compute).toThrow(RangeError);
+        };
+        check(() => add(new D(a), new D(b)), sum);
+        check(() => sub(new D(a), new D(b)), difference);
+        check(() => mul(new D(a), new D(b)), product);
+      }),
+    );
+  });
+
+  it('throws when a sum spans more than 60 digits', () => {
+    expect(() => add(new D('1' + '0'.repeat(40)), new D('0.' + '0'.repeat(20) + '1'))).toThrow(/more than 60 significant digits/);
+  });
+
+  it('computes percentages exactly', () => {
+    expect(format(percentOf(new D('123.45'), new D('2.9')))).toBe('3.58005');
+  });
+
+  it('rounds a proration half-up to 60 digits', () => {
+    expect(format(prorate(new D('2'), new D(`0.${'6'.repeat(60)}`)))).toBe(`1.${'3'.repeat(59)}`);
+    expect(format(prorate(new D('5'), new D(`0.${'3'.repeat(60)}`)))).toBe(`1.${'6'.repeat(58)}7`);
+  });
+});
+
+describe('ceilDiv', () => {
+  it.each([
+    ['0', '100', '0'],
+    ['1', '100', '1'],
+    ['100', '100', '1'],
+    ['100.000000001', '100', '2'],
+    ['1', '0.3', '4'],
+    ['0.9', '0.3', '3'],
+  ])('⌈%s / %s⌉ = %s', (dividend, divisor, expected) => {
+    expect(format(ceilDiv(new D(dividend), new D(divisor)))).toBe(expected);
+  });
+
+  it('returns the exact ceiling or throws, never a wrong count', () => {
+    const nonNegative = decimalText.map((text) => text.replace('-', ''));
+    const positive = nonNegative.filter((text) => !new Exact(text).isZero());
+    fc.assert(
+      fc.property(nonNegative, positive, (dividend, divisor) => {
+        const exact = new Exact(dividend).div(divisor).ceil();
+        let result: string;
+        try {
+          result = format(ceilDiv(new D(dividend), new D(divisor)));
+        } catch (error) {
+          expect(error).toBeInstanceOf(RangeError);
+          return;
+        }
+        expect(result).toBe(exact.toFixed());
+      }),
+    );
+  });
+
+  it('never throws for stored quantities and package sizes of up to 15 digits', () => {
+    // Stored quantities are Decimal(38, 9).
+    const quantity = fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 38n - 1n }), fc.integer({ min: 0, max: 9 }));
+    const size = fc.tuple(fc.bigInt({ min: 1n, max: 10n ** 15n - 1n }), fc.integer({ min: 0, max: 9 }));
+    const text = ([digits, scale]: [bigint, number]) => new Exact(digits.toString()).div(new Exact(10).pow(scale)).toFixed();
+    fc.assert(
+      fc.property(quantity.map(text), size.map(text), (dividend, divisor) => {
+        expect(format(ceilDiv(new D(dividend), new D(divisor)))).toBe(new Exact(dividend).div(divisor).ceil().toFixed());
+      }),
+    );
+  });
+});
