@@ -3,8 +3,9 @@
  * with rollup projections) beside a raw INSERT of the same events into a plain table of the same
  * engine, in one run. Prints a ratio, the machine, and peak RSS.
  *
- *   npm run bench                      # 200,000 events
- *   BENCH_EVENTS=50000 npm run bench   # quicker
+ *   npm run bench                          # 100,000 events per run, 3 rounds
+ *   BENCH_EVENTS=20000 BENCH_ROUNDS=1 npm run bench   # quicker
+ *   BENCH_CLIENTS=1,4,8,16 npm run bench   # concurrent requests to try
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -15,7 +16,7 @@ import { insertRows, selectRows } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
 import { startService } from '../server/service.js';
 
-const TOTAL = Number(process.env.BENCH_EVENTS ?? 200_000);
+const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
 const BATCH = 1_000;
 const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef';
 
@@ -63,27 +64,33 @@ async function main(): Promise<void> {
     ) ENGINE = MergeTree ORDER BY (tenant_id, type, subject, time)`,
   });
 
-  // Raw engine insert: the same events as rows of a plain table, 1,000 per INSERT, one at a time.
-  const rawEvents = makeEvents('raw');
-  const rawStarted = performance.now();
-  for (let offset = 0; offset < TOTAL; offset += BATCH) {
-    const rows = rawEvents.slice(offset, offset + BATCH).map((event) => ({
-      tenant_id: 'default',
-      id: event.id,
-      type: event.type,
-      source: event.source,
-      subject: event.subject,
-      time: toClickHouseTime(new Date(event.time as string)),
-      data: JSON.stringify(event.data),
-    }));
-    await insertRows(store, 'bench_raw', rows);
-    progress('raw insert', Math.min(offset + BATCH, TOTAL), TOTAL);
-  }
-  const rawSeconds = (performance.now() - rawStarted) / 1000;
+  const clientCounts = (process.env.BENCH_CLIENTS ?? '1,4,8').split(',').map(Number);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  let runId = 0;
 
-  const results: Array<{ label: string; seconds: number }> = [];
-  for (const concurrency of (process.env.BENCH_CLIENTS ?? '1,4,8').split(',').map(Number)) {
-    const events = makeEvents(`http${concurrency}`);
+  // Raw engine insert: the same events as rows of a plain table, 1,000 per INSERT, one at a time.
+  async function rawRun(): Promise<number> {
+    const events = makeEvents(`raw${runId++}`);
+    const started = performance.now();
+    for (let offset = 0; offset < TOTAL; offset += BATCH) {
+      const rows = events.slice(offset, offset + BATCH).map((event) => ({
+        tenant_id: 'default',
+        id: event.id,
+        type: event.type,
+        source: event.source,
+        subject: event.subject,
+        time: toClickHouseTime(new Date(event.time as string)),
+        data: JSON.stringify(event.data),
+      }));
+      await insertRows(store, 'bench_raw', rows);
+      progress('raw insert', Math.min(offset + BATCH, TOTAL), TOTAL);
+    }
+    return TOTAL / ((performance.now() - started) / 1000);
+  }
+
+  // The pipeline: the same shape of events through HTTP, `concurrency` requests in flight.
+  async function httpRun(concurrency: number): Promise<number> {
+    const events = makeEvents(`http${runId++}`);
     const bodies: string[] = [];
     for (let offset = 0; offset < TOTAL; offset += BATCH) bodies.push(JSON.stringify(events.slice(offset, offset + BATCH)));
     let next = 0;
@@ -101,27 +108,41 @@ async function main(): Promise<void> {
         }
       }),
     );
-    results.push({ label: `POST /v1/events, ${concurrency} client${concurrency > 1 ? 's' : ''}`, seconds: (performance.now() - started) / 1000 });
+    return TOTAL / ((performance.now() - started) / 1000);
   }
 
+  // Rounds interleave the paths so background merges and warm-up weigh on each alike; medians are reported.
+  const rawRates: number[] = [];
+  const httpRates = new Map<number, number[]>(clientCounts.map((count) => [count, []]));
+  for (let round = 1; round <= rounds; round++) {
+    if (process.stderr.isTTY) process.stderr.write(`round ${round}/${rounds}\n`);
+    rawRates.push(await rawRun());
+    for (const count of clientCounts) httpRates.get(count)?.push(await httpRun(count));
+  }
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] as number;
+  };
+
   // Nothing lost, nothing doubled: the table holds every event of the HTTP runs once.
+  const expected = TOTAL * rounds * clientCounts.length;
   const [check] = await selectRows<{ n: string }>(
     store,
     `SELECT toString(count()) AS n FROM ${store.table('events')} WHERE tenant_id = 'default' AND meter_key = 'bytes'`,
     {},
   );
-  const runs = (process.env.BENCH_CLIENTS ?? "1,4,8").split(",").length;
-  if (check?.n !== String(TOTAL * runs)) throw new Error(`expected ${TOTAL * runs} metered events, found ${check?.n}`);
+  if (check?.n !== String(expected)) throw new Error(`expected ${expected} metered events, found ${check?.n}`);
 
-  const rawRate = TOTAL / rawSeconds;
+  const rawRate = median(rawRates);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`\nMachine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-  console.log(`Events: ${TOTAL} per run, ${BATCH} per request or insert\n`);
+  console.log(`Events: ${TOTAL} per run, ${BATCH} per request or insert; median of ${rounds} interleaved rounds\n`);
   console.log('| path | events/s | vs raw insert |');
   console.log('|---|---:|---:|');
   console.log(`| raw INSERT into a plain MergeTree table | ${Math.round(rawRate).toLocaleString('en')} | 1.00 |`);
-  for (const { label, seconds } of results) {
-    const rate = TOTAL / seconds;
+  for (const count of clientCounts) {
+    const rate = median(httpRates.get(count) ?? []);
+    const label = `POST /v1/events, ${count} client${count > 1 ? 's' : ''}`;
     console.log(`| ${label} | ${Math.round(rate).toLocaleString('en')} | ${(rate / rawRate).toFixed(2)} |`);
   }
   console.log(`\nPeak RSS: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (one process: service, engine and load generator)`);

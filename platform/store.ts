@@ -169,18 +169,27 @@ export async function selectRows<T>(store: Store, sql: string, params: Record<st
   return result.json<T>();
 }
 
-/** Inserts rows as JSONEachRow (decimals already strings), with per-statement settings. */
+/**
+ * Inserts rows (decimals already strings) with per-statement settings. Rows travel as
+ * JSONCompactEachRow under an explicit column list: the engine parses arrays markedly faster
+ * than objects, and the column list keeps values and names together.
+ */
 export async function insertRows(
   store: Store,
   table: string,
   rows: readonly object[],
   settings?: StatementSettings,
 ): Promise<void> {
-  if (rows.length === 0) return;
+  const first = rows[0];
+  if (first === undefined) return;
+  const columns = Object.keys(first);
   let body = '';
-  for (const row of rows) body += `${JSON.stringify(row)}\n`;
+  for (const row of rows) {
+    const record = row as Record<string, unknown>;
+    body += `${JSON.stringify(columns.map((column) => record[column]))}\n`;
+  }
   const result = await store.client.exec({
-    query: `INSERT INTO ${store.table(table)}${settingsClause(settings)} FORMAT JSONEachRow`,
+    query: `INSERT INTO ${store.table(table)} (${columns.map(quoteIdentifier).join(', ')})${settingsClause(settings)} FORMAT JSONCompactEachRow`,
     values: Readable.from([body]),
   });
   // Drain the (empty) answer so the connection is released.

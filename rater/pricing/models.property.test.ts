@@ -224,9 +224,19 @@ describe('tiered models (properties)', () => {
     );
   });
 
+  // Quantities at, just below and just above each bound, where off-by-one-tier mistakes live.
+  const tiersWithQuantity = unitTiers.chain((tiers) => {
+    const nearBounds = tiers.flatMap((tier) => {
+      if (tier.upTo === null) return [];
+      const bound = new Exact(tier.upTo);
+      return [bound, bound.plus('0.000000001'), Exact.max(0, bound.minus('0.000000001'))].map((value) => value.toFixed());
+    });
+    return fc.tuple(fc.constant(tiers), nearBounds.length === 0 ? quantity : fc.oneof(quantity, fc.constantFrom(...nearBounds)));
+  });
+
   it('graduated matches a tier-by-tier oracle', () => {
     fc.assert(
-      fc.property(unitTiers, quantity, (tiers, q) => {
+      fc.property(tiersWithQuantity, ([tiers, q]) => {
         const price = priceSchema.parse({ model: 'graduated', tiers });
         let expected = new Exact(0);
         let lower = new Exact(0);
@@ -258,7 +268,7 @@ describe('tiered models (properties)', () => {
 
   it('volume prices the whole quantity in the tier that holds it', () => {
     fc.assert(
-      fc.property(unitTiers, quantity, (tiers, q) => {
+      fc.property(tiersWithQuantity, ([tiers, q]) => {
         const result = priceAmount(priceSchema.parse({ model: 'volume', tiers }), { quantity: q });
         const index = tiers.findIndex((tier) => tier.upTo === null || new Exact(q).lte(tier.upTo));
         const tier = tiers[index];
@@ -325,6 +335,35 @@ describe('percentage (properties)', () => {
           .div(100)
           .plus(new Exact(fixedAmount ?? '0').times(values.length));
         expect(priceAmount(p, { events: values }).amount).toBe(expected.toFixed());
+      }),
+    );
+  });
+
+  it('matches an oracle that reads the allowance off running totals', () => {
+    fc.assert(
+      fc.property(price, events, (p, values) => {
+        if (p.model !== 'percentage') throw new Error('generated a percentage price');
+        let before = new Exact(0);
+        const expected = values.map((value, index) => {
+          const valueBefore = before;
+          before = before.plus(value);
+          const inAllowance =
+            (p.freeEvents !== undefined || p.freeAmount !== undefined) &&
+            (p.freeEvents === undefined || new Exact(index).lt(p.freeEvents)) &&
+            (p.freeAmount === undefined || valueBefore.lt(p.freeAmount));
+          let paid = new Exact(value);
+          if (inAllowance) {
+            paid = p.freeAmount === undefined ? new Exact(0) : Exact.max(0, valueBefore.plus(value).minus(p.freeAmount));
+            if (paid.isZero()) return new Exact(0);
+          }
+          let cost = paid.times(p.rate).div(100).plus(p.fixedAmount ?? '0');
+          if (p.minPerEvent !== undefined) cost = Exact.max(cost, p.minPerEvent);
+          if (p.maxPerEvent !== undefined) cost = Exact.min(cost, p.maxPerEvent);
+          return cost;
+        });
+        const result = priceAmount(p, { events: values });
+        expect(result.breakdown.map((row) => row.amount)).toEqual(expected.map((cost) => cost.toFixed()));
+        expect(result.amount).toBe(expected.reduce((total, cost) => total.plus(cost), new Exact(0)).toFixed());
       }),
     );
   });

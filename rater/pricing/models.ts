@@ -124,7 +124,8 @@ function quantityOf(input: PriceInput, model: PriceModel): Decimal {
 
 function eventsOf(input: PriceInput): Decimal[] {
   if (!Array.isArray(input.events)) throw new RangeError('a percentage price needs events: an array of event values');
-  return input.events.map((value, index) => parseNonNegative(value, `events[${index}]`));
+  // Array.isArray narrows to any[]; the values are checked one by one, so read them as unknown.
+  return input.events.map((value: unknown, index) => parseNonNegative(value, `events[${index}]`));
 }
 
 function optionalAmount(text: string | undefined, what: string): Decimal | undefined {
@@ -199,7 +200,7 @@ function packageAmount(price: PriceOf<'package'>, quantity: Decimal): PriceResul
   const perPackage = parseNonNegative(price.packageAmount, 'packageAmount');
   const free = optionalAmount(price.freeUnits, 'freeUnits') ?? ZERO;
   const billable = quantity.gt(free) ? sub(quantity, free) : ZERO;
-  const packages = billable.divToInt(size);
+  const packages = ceilDiv(billable, size);
   return resultOf([{ quantity: packages, unitAmount: perPackage, amount: mul(packages, perPackage) }]);
 }
 
