@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // chDB binds one data directory per process, so every test file runs in its own process.
     pool: 'forks',
     isolate: true,
