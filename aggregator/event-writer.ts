@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import {
   EventLogUnavailableError,
   type AppendResult,
@@ -7,8 +6,8 @@ import {
   type MeteredEvent,
 } from '../platform/event-log.js';
 import type { Logger } from '../platform/logger.js';
-import { defineQuery, insertRows, type Store } from '../platform/store.js';
-import { toClickHouseTime } from '../platform/time.js';
+import type { Store } from '../platform/store.js';
+import { buildEventSink } from './event-sink.js';
 
 export interface FlushStats {
   readonly events: number;
@@ -41,17 +40,6 @@ interface Submission {
   readonly reject: (error: Error) => void;
 }
 
-const seenIds = defineQuery({
-  name: 'aggregator.seenIds',
-  sql: (t) => `SELECT DISTINCT event_id FROM ${t('events')}
-    WHERE tenant_id = {tenantId:String} AND event_id IN {ids:Array(String)} AND time >= {since:DateTime64(3, 'UTC')}`,
-  params: z.object({ tenantId: z.string(), ids: z.array(z.string()), since: z.string() }),
-  row: z.object({ event_id: z.string() }),
-  settings: { optimize_use_projections: 1 },
-});
-
-const ID_LOOKUP_CHUNK = 5_000;
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -62,6 +50,7 @@ export function buildEventWriter(deps: EventWriterDeps): EventLog {
   const { store, log, maxBatchEvents, maxWaitMs, dedupeWindowMs, now = Date.now, onFlush } = deps;
   const insertAttempts = deps.insertAttempts ?? 4;
   const retryBaseDelayMs = deps.retryBaseDelayMs ?? 100;
+  const sink = buildEventSink({ store, dedupeWindowMs, now });
   const queue: Submission[] = [];
   let queuedEvents = 0;
   let flushing: Promise<void> | undefined;
@@ -100,59 +89,13 @@ export function buildEventWriter(deps: EventWriterDeps): EventLog {
     });
   }
 
-  async function findSeen(events: readonly MeteredEvent[]): Promise<Set<string>> {
-    const byTenant = new Map<string, { ids: string[]; oldest: number }>();
-    for (const event of events) {
-      const entry = byTenant.get(event.tenantId) ?? { ids: [], oldest: Number.POSITIVE_INFINITY };
-      entry.ids.push(event.id);
-      entry.oldest = Math.min(entry.oldest, event.time.getTime());
-      byTenant.set(event.tenantId, entry);
-    }
-    const seen = new Set<string>();
-    for (const [tenantId, { ids, oldest }] of byTenant) {
-      const since = toClickHouseTime(new Date(Math.min(oldest, now()) - dedupeWindowMs));
-      for (let start = 0; start < ids.length; start += ID_LOOKUP_CHUNK) {
-        const rows = await seenIds(store, { tenantId, ids: ids.slice(start, start + ID_LOOKUP_CHUNK), since });
-        for (const row of rows) seen.add(`${tenantId}\u0000${row.event_id}`);
-      }
-    }
-    return seen;
-  }
-
-  function toRows(events: readonly MeteredEvent[], ingestedAt: string): object[] {
-    const rows: object[] = [];
-    for (const event of events) {
-      const time = toClickHouseTime(event.time);
-      const readings = event.readings.length > 0 ? event.readings : [{ meterKey: '', value: '0', valueKey: '', groupBy: '{}' }];
-      readings.forEach((reading, position) => {
-        const raw = position === 0;
-        rows.push({
-          tenant_id: event.tenantId,
-          meter_key: reading.meterKey,
-          subject: event.subject,
-          time,
-          event_id: event.id,
-          is_raw: raw ? 1 : 0,
-          type: raw ? event.type : '',
-          source: raw ? event.source : '',
-          data: raw ? event.data : '',
-          ingested_at: ingestedAt,
-          value: reading.value,
-          value_key: reading.valueKey,
-          group_by: reading.groupBy,
-        });
-      });
-    }
-    return rows;
-  }
-
-  async function insertWithRetry(rows: object[]): Promise<number> {
+  async function insertWithRetry(events: readonly MeteredEvent[]): Promise<{ attempts: number; rows: number }> {
     // One token for every attempt: an attempt that failed after writing makes the retry a no-op.
     const token = randomUUID();
     for (let attempt = 1; ; attempt++) {
       try {
-        await insertRows(store, 'events', rows, { insert_deduplication_token: token, insert_deduplicate: 1 });
-        return attempt;
+        const rows = await sink.insert(events, token);
+        return { attempts: attempt, rows };
       } catch (error) {
         if (attempt >= insertAttempts) throw error;
         const delay = retryBaseDelayMs * 2 ** (attempt - 1);
@@ -167,28 +110,23 @@ export function buildEventWriter(deps: EventWriterDeps): EventLog {
     const all = batch.flatMap((submission) => submission.events);
     let attempts = 0;
     try {
-      const seen = await findSeen(all);
-      const fresh: MeteredEvent[] = [];
+      const { duplicate, fresh } = await sink.plan(all);
+      let offset = 0;
       const duplicatesBySubmission = batch.map((submission) => {
         const duplicates = new Set<number>();
-        submission.events.forEach((event, index) => {
-          const key = `${event.tenantId}\u0000${event.id}`;
-          if (seen.has(key)) {
-            duplicates.add(index);
-          } else {
-            seen.add(key);
-            fresh.push(event);
-          }
+        submission.events.forEach((_event, index) => {
+          if (duplicate[offset + index]) duplicates.add(index);
         });
+        offset += submission.events.length;
         return duplicates;
       });
-      const rows = toRows(fresh, toClickHouseTime(new Date(now())));
-      attempts = rows.length > 0 ? await insertWithRetry(rows) : 0;
+      const written = fresh.length > 0 ? await insertWithRetry(fresh) : { attempts: 0, rows: 0 };
+      attempts = written.attempts;
       batch.forEach((submission, index) => submission.resolve({ duplicates: duplicatesBySubmission[index] as Set<number> }));
       onFlush?.({
         events: all.length,
         duplicates: all.length - fresh.length,
-        rows: rows.length,
+        rows: written.rows,
         seconds: (performance.now() - started) / 1000,
         ok: true,
         attempts,

@@ -34,6 +34,7 @@ export function hashApiKey(token: string): string {
 }
 
 export function apiKeyMatches(token: string, storedHash: string): boolean {
+  if (!/^[0-9a-f]{64}$/.test(storedHash)) return false;
   const presented = Buffer.from(hashApiKey(token), 'hex');
   const stored = Buffer.from(storedHash, 'hex');
   return presented.length === stored.length && timingSafeEqual(presented, stored);

@@ -52,38 +52,33 @@ function formatDuration(ms: number): string {
 }
 
 /** Checks one event's envelope and time; meter-specific checks come after. */
+/** Checks an event's time against the bounds; undefined when it is acceptable. */
+function timeProblem(text: string, bounds: TimeBounds): { instant?: Date; error?: FieldError } {
+  const instant = parseRfc3339(text);
+  if (!instant) return { error: { path: 'time', message: 'must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z' } };
+  if (instant.getTime() > bounds.now + bounds.futureToleranceMs) {
+    return { error: { path: 'time', message: `is more than ${formatDuration(bounds.futureToleranceMs)} in the future` } };
+  }
+  if (instant.getTime() < bounds.now - bounds.backfillHorizonMs) {
+    return { error: { path: 'time', message: `is older than the backfill horizon of ${formatDuration(bounds.backfillHorizonMs)}` } };
+  }
+  return { instant };
+}
+
+/** Checks one event's envelope and time, reporting every problem at once; meter checks come after. */
 export function checkCloudEvent(raw: unknown, bounds: TimeBounds): EventCheck {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, errors: [{ path: '', message: 'an event must be a JSON object' }] };
   }
   const parsed = cloudEventSchema.safeParse(raw);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      errors: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-    };
-  }
+  const errors: FieldError[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const rawTime = (raw as { time?: unknown }).time;
+  const checkedTime = typeof rawTime === 'string' ? timeProblem(rawTime, bounds) : {};
+  if (checkedTime.error) errors.push(checkedTime.error);
+  if (!parsed.success || errors.length > 0) return { ok: false, errors };
   const event = parsed.data;
-  let time = new Date(bounds.now);
-  if (event.time !== undefined) {
-    const instant = parseRfc3339(event.time);
-    if (!instant) {
-      return { ok: false, errors: [{ path: 'time', message: 'must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z' }] };
-    }
-    if (instant.getTime() > bounds.now + bounds.futureToleranceMs) {
-      return {
-        ok: false,
-        errors: [{ path: 'time', message: `is more than ${formatDuration(bounds.futureToleranceMs)} in the future` }],
-      };
-    }
-    if (instant.getTime() < bounds.now - bounds.backfillHorizonMs) {
-      return {
-        ok: false,
-        errors: [{ path: 'time', message: `is older than the backfill horizon of ${formatDuration(bounds.backfillHorizonMs)}` }],
-      };
-    }
-    time = instant;
-  }
   return {
     ok: true,
     event: {
@@ -91,7 +86,7 @@ export function checkCloudEvent(raw: unknown, bounds: TimeBounds): EventCheck {
       type: event.type,
       source: event.source ?? '',
       subject: event.subject,
-      time,
+      time: checkedTime.instant ?? new Date(bounds.now),
       data: event.data ?? {},
     },
   };

@@ -1,3 +1,4 @@
+import { Decimal } from 'decimal.js';
 import type { Meter } from '../catalog/index.js';
 import { toMeterDecimal } from '../platform/decimal.js';
 import type { MeterReading } from '../platform/event-log.js';
@@ -32,23 +33,38 @@ function dataPath(path: JsonPath): string {
   return ['data', ...path.segments.map(String)].join('.');
 }
 
-function isNumeric(value: unknown): boolean {
+const Canonical = Decimal.clone({ precision: 1_000, toExpNeg: -9e15, toExpPos: 9e15 });
+
+function isNumeric(value: unknown): value is number | bigint | { isLosslessNumber: true } {
   return typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'object' && value !== null && 'isLosslessNumber' in value);
 }
 
-/**
- * A group-by value as text. Numbers are written canonically ("1.50" and 1.5 are one group),
- * whichever JSON parsing path read them.
- */
+/** One text per numeric value ("1.50", 1.5 and 1.5e0 alike), whichever JSON parsing path read it. */
+function canonicalNumber(value: number | bigint | { isLosslessNumber: true }): string {
+  try {
+    return new Canonical(String(value)).toFixed();
+  } catch {
+    return String(value);
+  }
+}
+
+/** Numbers inside nested values, made canonical so a dimension's JSON does not depend on the parser. */
+function canonicalJson(value: unknown): unknown {
+  if (isNumeric(value)) return canonicalNumber(value);
+  if (Array.isArray(value)) return value.map(canonicalJson);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, canonicalJson(inner)]));
+  }
+  return value;
+}
+
+/** A group-by or distinct-count value as text. */
 function dimensionValue(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return String(value);
-  if (isNumeric(value)) {
-    const decimal = toMeterDecimal(value);
-    return decimal.ok ? decimal.value : String(value);
-  }
-  return JSON.stringify(value);
+  if (isNumeric(value)) return canonicalNumber(value);
+  return JSON.stringify(canonicalJson(value));
 }
 
 export type ReadingsCheck = { ok: true; readings: MeterReading[] } | { ok: false; errors: FieldError[] };

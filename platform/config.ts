@@ -28,7 +28,16 @@ const duration = z
     return Number(match?.[1] ?? 0) * (unitMs[match?.[2] ?? 'ms'] ?? 1);
   });
 
-const port = z.coerce.number().int().min(0).max(65535);
+/** A whole number written in plain decimal digits (no blanks, signs, hex or exponents). */
+function wholeNumber(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d+$/, `a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((value) => value >= min && value <= max, `a whole number from ${min} to ${max}`);
+}
+
+const port = wholeNumber(0, 65535);
 
 export const configSchema = z.object({
   PORT: port.default(8080),
@@ -50,11 +59,30 @@ export const configSchema = z.object({
   METERLINE_BACKFILL_HORIZON: duration.default(35 * 86400e3),
   METERLINE_FUTURE_TOLERANCE: duration.default(5 * 60e3),
   METERLINE_DEDUPE_WINDOW: duration.default(35 * 86400e3),
-  METERLINE_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  METERLINE_BATCH_MAX_EVENTS: wholeNumber(1, 1_000_000).default(20_000),
   METERLINE_BATCH_MAX_WAIT: duration.default(5),
   METERLINE_CATALOG_CACHE_TTL: duration.default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METERLINE_SHUTDOWN_GRACE: duration.default(30_000),
+  METERLINE_EVENT_LOG: z.enum(['embedded', 'kafka']).optional(),
+  METERLINE_ROLES: z
+    .string()
+    .regex(/^(api|aggregator|all)(,(api|aggregator|all))*$/, 'a comma-separated list of api, aggregator, all')
+    .default('all'),
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'a comma-separated list of host:port')
+    .optional(),
+  KAFKA_CLIENT_ID: z.string().min(1).default('meterline'),
+  KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').default('meterline.events'),
+  KAFKA_DLQ_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name').default('meterline.events.dlq'),
+  KAFKA_PARTITIONS: wholeNumber(1, 10_000).default(12),
+  KAFKA_REPLICATION_FACTOR: wholeNumber(1, 16).default(1),
+  KAFKA_GROUP_ID: z.string().min(1).default('meterline-aggregator'),
+  METERLINE_PRODUCE_TIMEOUT: duration.default(5_000),
+  METERLINE_AGGREGATOR_MAX_BATCH: wholeNumber(1, 1_000_000).default(20_000),
+  METERLINE_AGGREGATOR_MAX_WAIT: duration.default(200),
+  METERLINE_STORE_RETRY_MAX: duration.default(30_000),
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -82,6 +110,26 @@ export interface Config {
   readonly catalogCacheTtlMs: number;
   readonly logLevel: RawConfig['LOG_LEVEL'];
   readonly shutdownGraceMs: number;
+  readonly roles: ReadonlySet<Role>;
+  /** Absent in embedded mode: ingest hands events straight to the aggregator's writer. */
+  readonly kafka?: KafkaConfig;
+}
+
+export type Role = 'api' | 'aggregator';
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly groupId: string;
+  readonly produceTimeoutMs: number;
+  readonly maxBatchEvents: number;
+  readonly maxWaitMs: number;
+  /** Cap of the backoff between insert attempts while the store is failing. */
+  readonly storeRetryMaxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -93,24 +141,44 @@ export class ConfigError extends Error {
 
 const SECRET_NAMES = new Set(['METERLINE_ADMIN_KEY', 'CLICKHOUSE_PASSWORD']);
 
+/** How a value appears in an error: secrets hidden, credentials inside URLs masked. */
+function shownValue(name: string, value: string | undefined): string {
+  if (SECRET_NAMES.has(name)) return '(hidden)';
+  if (value === undefined) return 'unset';
+  return JSON.stringify(value.replace(/\/\/[^/@\s]*@/, '//***@'));
+}
+
 /** Parses the environment; throws ConfigError naming each bad variable, its value and what is allowed. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const relevant: Record<string, string> = {};
   for (const key of Object.keys(configSchema.shape)) {
     const value = env[key];
-    // An empty variable means "not set": shells and compose files produce them easily.
-    if (value !== undefined && value !== '') relevant[key] = value;
+    // An empty or blank variable means "not set": shells and compose files produce them easily.
+    if (value !== undefined && value.trim() !== '') relevant[key] = value;
   }
   const parsed = configSchema.safeParse(relevant);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
-      const shown = SECRET_NAMES.has(name) ? '(hidden)' : JSON.stringify(relevant[name]);
-      return `${name}=${shown}: ${issue.message}`;
+      return `${name}=${shownValue(name, relevant[name])}: ${issue.message}`;
     });
     throw new ConfigError(problems);
   }
   const c = parsed.data;
+  const useKafka = c.METERLINE_EVENT_LOG === 'kafka' || (c.METERLINE_EVENT_LOG === undefined && c.KAFKA_BROKERS !== undefined);
+  if (useKafka && c.KAFKA_BROKERS === undefined) {
+    throw new ConfigError(['KAFKA_BROKERS: required when METERLINE_EVENT_LOG=kafka (a comma-separated list of host:port)']);
+  }
+  if (c.METERLINE_EVENT_LOG === 'embedded' && c.KAFKA_BROKERS !== undefined) {
+    throw new ConfigError(['METERLINE_EVENT_LOG="embedded": KAFKA_BROKERS is set too; choose one event log']);
+  }
+  const roleNames = new Set(c.METERLINE_ROLES.split(','));
+  const roles = new Set<Role>(roleNames.has('all') ? ['api', 'aggregator'] : ([...roleNames] as Role[]));
+  if (!useKafka && roles.size < 2) {
+    throw new ConfigError([
+      `METERLINE_ROLES=${JSON.stringify(c.METERLINE_ROLES)}: the embedded event log runs api and aggregator in one process; set KAFKA_BROKERS to run roles apart`,
+    ]);
+  }
   return {
     port: c.PORT,
     host: c.HOST,
@@ -134,5 +202,23 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     catalogCacheTtlMs: c.METERLINE_CATALOG_CACHE_TTL,
     logLevel: c.LOG_LEVEL,
     shutdownGraceMs: c.METERLINE_SHUTDOWN_GRACE,
+    roles,
+    ...(useKafka && c.KAFKA_BROKERS !== undefined
+      ? {
+          kafka: {
+            brokers: c.KAFKA_BROKERS.split(','),
+            clientId: c.KAFKA_CLIENT_ID,
+            topic: c.KAFKA_TOPIC,
+            deadLetterTopic: c.KAFKA_DLQ_TOPIC,
+            partitions: c.KAFKA_PARTITIONS,
+            replicationFactor: c.KAFKA_REPLICATION_FACTOR,
+            groupId: c.KAFKA_GROUP_ID,
+            produceTimeoutMs: c.METERLINE_PRODUCE_TIMEOUT,
+            maxBatchEvents: c.METERLINE_AGGREGATOR_MAX_BATCH,
+            maxWaitMs: c.METERLINE_AGGREGATOR_MAX_WAIT,
+            storeRetryMaxMs: c.METERLINE_STORE_RETRY_MAX,
+          },
+        }
+      : {}),
   };
 }

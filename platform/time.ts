@@ -20,7 +20,9 @@ export function parseRfc3339(text: string): Date | undefined {
   if (Number.isNaN(instant.getTime())) return undefined;
   const m = Number(month);
   const d = Number(day);
-  const daysInMonth = new Date(Date.UTC(Number(year), m, 0)).getUTCDate();
+  const y = Number(year);
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1] ?? 0;
   if (m < 1 || m > 12 || d < 1 || d > daysInMonth) return undefined;
   if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 60) return undefined;
   return instant;
