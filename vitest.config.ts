@@ -17,6 +17,7 @@ export default defineConfig({
           name: 'integration',
           include: ['**/*.int.test.ts'],
           exclude: ['node_modules/**', 'dist/**'],
+          globalSetup: ['./test/support/kafka-global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -14,3 +14,5 @@ export {
   type UsageMeter,
   type Statement,
 } from './usage.js';
+export { buildEventSink, type EventSink, type BatchPlan } from './event-sink.js';
+export { buildKafkaAggregator, backoffDelay, nextOffset, type KafkaAggregatorDeps } from './kafka-aggregator.js';

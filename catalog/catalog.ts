@@ -96,6 +96,14 @@ const findCustomerQuery = defineQuery({
   row: customerRow,
 });
 
+const allSubjectOwners = defineQuery({
+  name: 'catalog.allSubjectOwners',
+  sql: (t) => `SELECT id, subject FROM ${t('customers')} FINAL ARRAY JOIN subjects AS subject
+    WHERE tenant_id = {tenantId:String}`,
+  params: z.object({ tenantId: z.string() }),
+  row: z.object({ id: z.string(), subject: z.string() }),
+});
+
 const subjectOwners = defineQuery({
   name: 'catalog.subjectOwners',
   sql: (t) => `SELECT id, subject FROM ${t('customers')} FINAL ARRAY JOIN subjects AS subject
@@ -147,6 +155,8 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
   const serially = createSerialQueue();
   const keyCache = new Map<string, Cached<KeyRow | undefined>>();
   const meterCache = new Map<string, Cached<Meter[]>>();
+  const ownerCache = new Map<string, Cached<Map<string, string>>>();
+  const tenantCache = new Map<string, Cached<boolean>>();
 
   const fresh = <T>(entry: Cached<T> | undefined): entry is Cached<T> =>
     entry !== undefined && now() - entry.at < cacheTtlMs;
@@ -262,6 +272,7 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
           { id: input.id, name: input.name, created_at: toClickHouseTime(new Date(now())) },
         ]);
         const { keyId, token } = await insertKey(input.id, 'admin', undefined);
+        tenantCache.delete(input.id);
         return { tenant: input, key: { id: keyId, key: token, scope: 'admin', tenantId: input.id } };
       });
     },
@@ -320,6 +331,23 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
 
     listMeters,
 
+    /** Which customer owns each subject of a tenant (cached like meters). */
+    async subjectOwners(tenantId: string): Promise<ReadonlyMap<string, string>> {
+      const cached = ownerCache.get(tenantId);
+      if (fresh(cached)) return cached.value;
+      const owners = new Map((await allSubjectOwners(store, { tenantId })).map((row) => [row.subject, row.id]));
+      ownerCache.set(tenantId, { at: now(), value: owners });
+      return owners;
+    },
+
+    async tenantExists(id: string): Promise<boolean> {
+      const cached = tenantCache.get(id);
+      if (fresh(cached)) return cached.value;
+      const exists = (await findTenant(store, { id })).length > 0;
+      tenantCache.set(id, { at: now(), value: exists });
+      return exists;
+    },
+
     async getMeter(tenantId: string, key: string): Promise<Meter> {
       const meter = (await listMeters(tenantId)).find((candidate) => candidate.key === key);
       if (!meter) throw new NotFoundError(`meter ${key} not found`);
@@ -349,6 +377,7 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
             created_at: toClickHouseTime(createdAt),
           },
         ]);
+        ownerCache.delete(tenantId);
         return {
           id: input.id,
           name: input.name,

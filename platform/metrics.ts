@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The service's Prometheus metrics, one registry per process (never the global one, so tests
@@ -54,6 +54,39 @@ export function buildMetrics() {
     dedupeHits: new Counter({
       name: 'meterline_aggregator_dedupe_hits_total',
       help: 'Events recognised as duplicates of events already stored or in the same batch.',
+      registers: [registry],
+    }),
+    produceDuration: new Histogram({
+      name: 'meterline_ingest_produce_duration_seconds',
+      help: 'Time for the broker to acknowledge (acks=all) one request\'s events.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    produceErrors: new Counter({
+      name: 'meterline_ingest_produce_errors_total',
+      help: 'Produce requests the broker did not acknowledge in time (answered 503).',
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'meterline_aggregator_consumer_lag_messages',
+      help: 'Messages behind the end of each events-topic partition this process consumes, as of its last batch.',
+      labelNames: ['partition'] as const,
+      registers: [registry],
+    }),
+    consumedMessages: new Counter({
+      name: 'meterline_aggregator_consumed_messages_total',
+      help: 'Messages read from the events topic.',
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'meterline_aggregator_dead_letters_total',
+      help: 'Messages sent to the dead-letter topic, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    storeRetries: new Counter({
+      name: 'meterline_aggregator_store_retries_total',
+      help: 'Consumer insert attempts that failed and were retried with backoff.',
       registers: [registry],
     }),
   };

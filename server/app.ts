@@ -18,7 +18,8 @@ export interface AppDeps {
   readonly log: Logger;
   readonly store: Store;
   readonly catalog: Catalog;
-  readonly ingest: Ingest;
+  /** Absent in a process that runs only the aggregator role: it serves operations endpoints only. */
+  readonly ingest?: Ingest;
   readonly metrics: Metrics;
   readonly ready: () => Promise<{ ok: boolean; reason?: string }>;
   readonly maxBodyBytes: number;
@@ -75,8 +76,9 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(authPlugin, { catalog: deps.catalog });
   await app.register(opsRoutes, { metrics: deps.metrics, ready: deps.ready });
+  if (!deps.ingest) return app;
+  await app.register(authPlugin, { catalog: deps.catalog });
   await app.register(catalogRoutes, { catalog: deps.catalog });
   await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
   await app.register(usageRoutes, {

@@ -2,9 +2,20 @@ import { ConfigError, loadConfig, type Config } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { startService } from './service.js';
 
+/** `--role api|aggregator|all` (repeatable or comma-separated) overrides METERLINE_ROLES. */
+function rolesFromArgs(args: readonly string[]): string | undefined {
+  const roles: string[] = [];
+  args.forEach((arg, index) => {
+    if (arg === '--role' && args[index + 1] !== undefined) roles.push(args[index + 1] as string);
+    else if (arg.startsWith('--role=')) roles.push(arg.slice('--role='.length));
+  });
+  return roles.length > 0 ? roles.join(',') : undefined;
+}
+
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  const roles = rolesFromArgs(process.argv.slice(2));
+  config = loadConfig(roles ? { ...process.env, METERLINE_ROLES: roles } : process.env);
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`meterline: ${error.message}\n`);
@@ -16,15 +27,29 @@ try {
 const log = createLogger(config.logLevel);
 log.info(
   {
-    mode: config.store.kind === 'embedded' ? 'embedded' : 'server',
-    store: config.store.kind === 'embedded' ? `chDB in-process at ${config.store.dataDir}` : 'ClickHouse server (CLICKHOUSE_URL)',
-    eventLog: 'embedded: events are inserted before the request is answered',
+    roles: [...config.roles],
+    store: config.store.kind === 'embedded' ? `embedded: chDB in-process at ${config.store.dataDir}` : 'server: CLICKHOUSE_URL',
+    eventLog: config.kafka
+      ? `kafka: topic ${config.kafka.topic} on ${config.kafka.brokers.join(',')}`
+      : 'embedded: events are inserted before the request is answered',
     port: config.port,
   },
   'meterline starting',
 );
 
-const service = await startService(config, log);
+// Test-only fault injection: die, as a crash would, between an insert and its offset commit.
+const crashAfter = Number(process.env.METERLINE_TEST_CRASH_AFTER_INSERTS ?? 0);
+let inserts = 0;
+const service = await startService(config, log, {
+  ...(crashAfter > 0
+    ? {
+        afterInsert: () => {
+          inserts += 1;
+          if (inserts >= crashAfter) process.kill(process.pid, 'SIGKILL');
+        },
+      }
+    : {}),
+});
 if (service.generatedOperatorKey) {
   // Printed once to the terminal, never to the structured log: only its hash is stored.
   process.stdout.write(

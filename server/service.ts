@@ -1,8 +1,10 @@
-import { buildEventWriter, isMigrated, migrate } from '../aggregator/index.js';
+import type { Kafka } from 'kafkajs';
+import { buildEventSink, buildEventWriter, buildKafkaAggregator, isMigrated, migrate } from '../aggregator/index.js';
 import { buildCatalog } from '../catalog/index.js';
-import { buildIngest } from '../ingest/index.js';
-import type { Config } from '../platform/config.js';
+import { buildIngest, buildKafkaEventLog, decodeEventMessage } from '../ingest/index.js';
+import type { Config, KafkaConfig } from '../platform/config.js';
 import type { EventLog } from '../platform/event-log.js';
+import { createKafka, ensureTopics } from '../platform/kafka.js';
 import type { Logger } from '../platform/logger.js';
 import { buildMetrics, type Metrics } from '../platform/metrics.js';
 import { openStore, type Store } from '../platform/store.js';
@@ -12,7 +14,8 @@ export interface Service {
   readonly app: App;
   readonly store: Store;
   readonly metrics: Metrics;
-  readonly eventLog: EventLog;
+  /** Where the api role hands accepted events (absent in an aggregator-only process). */
+  readonly eventLog?: EventLog;
   /** The operator key, when this start generated it (shown once, never stored). */
   readonly generatedOperatorKey?: string;
   /** Stops taking requests, finishes in-flight batches, closes the store. */
@@ -23,74 +26,151 @@ export interface ServiceOptions {
   readonly now?: () => number;
   /** Fault injection for tests: wraps the opened store (e.g. to make inserts fail). */
   readonly wrapStore?: (store: Store) => Store;
+  /** Fault injection for tests: runs after the aggregator inserted a batch, before it commits. */
+  readonly afterInsert?: (inserted: number) => void;
 }
 
-/** Wires every part of the embedded pipeline; main.ts and the tests both start it this way. */
+interface Part {
+  readonly name: string;
+  readonly close: () => Promise<void>;
+}
+
+/** Wires the roles this process runs; main.ts and the tests both start it this way. */
 export async function startService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
   const opened = await openStore(config.store, log);
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
+  // Closed in reverse order of start: the HTTP server first, the store last.
+  const parts: Part[] = [{ name: 'store', close: () => store.close() }];
+  const closeAll = async () => {
+    for (const part of [...parts].reverse()) {
+      try {
+        await part.close();
+      } catch (error) {
+        log.error({ err: error, part: part.name }, 'close failed');
+      }
+    }
+  };
   try {
     await migrate(store, log);
     const metrics = buildMetrics();
-    const catalog = buildCatalog({ store, log, cacheTtlMs: config.catalogCacheTtlMs, ...(options.now ? { now: options.now } : {}) });
+    const now = options.now ?? Date.now;
+    const catalog = buildCatalog({ store, log, cacheTtlMs: config.catalogCacheTtlMs, now });
     const { generatedKey } = await catalog.ensureOperator(config.defaultTenant, config.adminKey);
-    const eventLog = buildEventWriter({
-      store,
-      log,
-      maxBatchEvents: config.batchMaxEvents,
-      maxWaitMs: config.batchMaxWaitMs,
-      dedupeWindowMs: config.dedupeWindowMs,
-      ...(options.now ? { now: options.now } : {}),
-      onFlush: (stats) => {
-        metrics.insertDuration.observe(stats.seconds);
-        metrics.insertBatchEvents.observe(stats.events);
-        if (stats.attempts > 1) metrics.insertRetries.inc(stats.attempts - 1);
-        if (!stats.ok) metrics.insertFailures.inc();
-        if (stats.duplicates > 0) metrics.dedupeHits.inc(stats.duplicates);
-      },
-    });
-    const ingest = buildIngest({
-      catalog,
-      eventLog,
-      futureToleranceMs: config.futureToleranceMs,
-      backfillHorizonMs: config.backfillHorizonMs,
-      ...(options.now ? { now: options.now } : {}),
-      onOutcome: (outcome, count) => metrics.ingestEvents.labels(outcome).inc(count),
-    });
+    const sink = buildEventSink({ store, dedupeWindowMs: config.dedupeWindowMs, now });
+
+    let eventLog: EventLog | undefined;
+    if (!config.kafka) {
+      eventLog = buildEventWriter({
+        store,
+        log,
+        maxBatchEvents: config.batchMaxEvents,
+        maxWaitMs: config.batchMaxWaitMs,
+        dedupeWindowMs: config.dedupeWindowMs,
+        now,
+        onFlush: (stats) => {
+          metrics.insertDuration.observe(stats.seconds);
+          metrics.insertBatchEvents.observe(stats.events);
+          if (stats.attempts > 1) metrics.insertRetries.inc(stats.attempts - 1);
+          if (!stats.ok) metrics.insertFailures.inc();
+          if (stats.duplicates > 0) metrics.dedupeHits.inc(stats.duplicates);
+        },
+      });
+      const writer = eventLog;
+      parts.push({ name: 'event writer', close: () => writer.close() });
+    } else {
+      const kafkaConfig: KafkaConfig = config.kafka;
+      const kafka: Kafka = createKafka(kafkaConfig, log);
+      await ensureTopics(kafka, kafkaConfig, log);
+      if (config.roles.has('aggregator')) {
+        const aggregator = buildKafkaAggregator({
+          consumer: kafka.consumer({
+            groupId: kafkaConfig.groupId,
+            maxWaitTimeInMs: kafkaConfig.maxWaitMs,
+            maxBytesPerPartition: 16 * 1024 * 1024,
+            maxBytes: 64 * 1024 * 1024,
+          }),
+          producer: kafka.producer({ idempotent: true, maxInFlightRequests: 1 }),
+          topic: kafkaConfig.topic,
+          deadLetterTopic: kafkaConfig.deadLetterTopic,
+          sink,
+          decode: (value, tenant, producedAt) =>
+            decodeEventMessage(value, tenant, {
+              tenantExists: (id) => catalog.tenantExists(id),
+              metersOf: (id) => catalog.listMeters(id),
+              producedAt,
+              futureToleranceMs: config.futureToleranceMs,
+              backfillHorizonMs: config.backfillHorizonMs,
+            }),
+          log,
+          metrics,
+          retryMaxMs: kafkaConfig.storeRetryMaxMs,
+          ...(options.afterInsert ? { afterInsert: options.afterInsert } : {}),
+        });
+        await aggregator.start();
+        parts.push({ name: 'kafka aggregator', close: () => aggregator.stop() });
+      }
+      if (config.roles.has('api')) {
+        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+        await producer.connect();
+        parts.push({ name: 'kafka producer', close: () => producer.disconnect() });
+        eventLog = buildKafkaEventLog({
+          producer,
+          topic: kafkaConfig.topic,
+          log,
+          timeoutMs: kafkaConfig.produceTimeoutMs,
+          subjectOwners: (tenantId) => catalog.subjectOwners(tenantId),
+          findStored: async (events) => (await sink.plan(events)).duplicate,
+          onProduced: (seconds, ok) => {
+            metrics.produceDuration.observe(seconds);
+            if (!ok) metrics.produceErrors.inc();
+          },
+        });
+        const kafkaEventLog = eventLog;
+        parts.push({ name: 'kafka event log', close: () => kafkaEventLog.close() });
+      }
+    }
+
+    const ingest = eventLog
+      ? buildIngest({
+          catalog,
+          eventLog,
+          futureToleranceMs: config.futureToleranceMs,
+          backfillHorizonMs: config.backfillHorizonMs,
+          now,
+          onOutcome: (outcome, count) => metrics.ingestEvents.labels(outcome).inc(count),
+        })
+      : undefined;
     const app = await buildApp({
       log,
       store,
       catalog,
-      ingest,
+      ...(ingest ? { ingest } : {}),
       metrics,
       maxBodyBytes: config.maxBodyBytes,
       backfillHorizonMs: config.backfillHorizonMs,
       futureToleranceMs: config.futureToleranceMs,
-      ...(options.now ? { now: options.now } : {}),
+      now,
       ready: async () => {
         if (!(await store.ping())) return { ok: false, reason: 'store unreachable' };
         if (!(await isMigrated(store))) return { ok: false, reason: 'schema not migrated' };
         return { ok: true };
       },
     });
+    parts.push({ name: 'http', close: () => app.close() });
     let closing: Promise<void> | undefined;
     return {
       app,
       store,
       metrics,
-      eventLog,
+      ...(eventLog ? { eventLog } : {}),
       ...(generatedKey ? { generatedOperatorKey: generatedKey } : {}),
       close() {
-        closing ??= (async () => {
-          await app.close();
-          await eventLog.close();
-          await store.close();
-        })();
+        closing ??= closeAll();
         return closing;
       },
     };
   } catch (error) {
-    await store.close();
+    await closeAll();
     throw error;
   }
 }
