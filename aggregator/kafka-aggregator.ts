@@ -73,6 +73,8 @@ export function buildKafkaAggregator(deps: KafkaAggregatorDeps) {
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
+    // Lag including this batch: while the store is down and the batch waits, the gauge shows it.
+    metrics.consumerLag.labels(String(batch.partition)).set(Number(batch.offsetLagLow()));
     metrics.consumedMessages.inc(batch.messages.length);
     const events: MeteredEvent[] = [];
     const dead: Array<{ reason: DeadLetterReason; detail: string; offset: string; value: Buffer | null; key: Buffer | null; headers: Record<string, string> }> = [];

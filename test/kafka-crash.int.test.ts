@@ -19,7 +19,7 @@ describe('aggregator crashes', () => {
     for (const service of running) service.child.kill('SIGKILL');
   });
 
-  it('loses nothing and counts nothing twice across two kill -9s', async () => {
+  it('loses nothing and counts nothing twice across two kill -9s', { timeout: 300_000 }, async () => {
     const suffix = randomBytes(4).toString('hex');
     const topic = `crash-${suffix}`;
     const port = await freePort();

@@ -14,6 +14,13 @@ export function faultyStore(store: Store) {
   let eventInserts = 0;
   const client = new Proxy(store.client, {
     get(target, property, receiver) {
+      if (property === 'query') {
+        // While down, reads of the events table fail too (duplicate checks, usage).
+        return async (params: Parameters<ClickHouseClient['query']>[0]) => {
+          if (down && params.query.includes(store.table('events'))) throw new Error('injected: store unavailable');
+          return target.query(params);
+        };
+      }
       if (property !== 'exec') return Reflect.get(target, property, receiver) as unknown;
       return async (params: Parameters<ClickHouseClient['exec']>[0]) => {
         const isEventInsert = params.query.startsWith(`INSERT INTO ${store.table('events')}`);
