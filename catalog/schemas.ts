@@ -63,6 +63,10 @@ export type Meter = z.infer<typeof meterView>;
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
 
+export const currencyCode = z
+  .string()
+  .refine((code) => currencies.has(code), 'an ISO 4217 currency code in upper case, such as USD');
+
 export const customerId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, 'letters, digits and . _ : @ -, at most 128 characters');
@@ -71,7 +75,7 @@ export const customerInput = z.object({
   id: customerId,
   name: z.string().min(1).max(200),
   timezone: z.string().refine(isValidTimeZone, 'an IANA time zone such as Europe/Berlin or Asia/Kathmandu'),
-  currency: z.string().refine((code) => currencies.has(code), 'an ISO 4217 currency code in upper case, such as USD'),
+  currency: currencyCode,
   billingAnchorDay: z.number().int().min(1).max(28).default(1),
   subjects: z
     .array(z.string().min(1).max(256))

@@ -12,6 +12,7 @@ import { authPlugin } from './plugins/auth.js';
 import { opsRoutes } from './routes/ops.js';
 import { catalogRoutes } from './routes/v1/catalog.js';
 import { eventRoutes } from './routes/v1/events.js';
+import { priceRoutes } from './routes/v1/prices.js';
 import { usageRoutes } from './routes/v1/usage.js';
 
 export interface AppDeps {
@@ -81,6 +82,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(authPlugin, { catalog: deps.catalog });
   await app.register(catalogRoutes, { catalog: deps.catalog });
   await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
+  await app.register(priceRoutes);
   await app.register(usageRoutes, {
     catalog: deps.catalog,
     store: deps.store,
