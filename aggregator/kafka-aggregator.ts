@@ -19,6 +19,8 @@ export interface KafkaAggregatorDeps {
   /** Cap of the backoff between attempts while the store fails. */
   readonly retryMaxMs: number;
   readonly retryBaseMs?: number;
+  /** Partitions worked on at once; each partition's batches stay in order. */
+  readonly concurrency?: number;
   /**
    * Fault injection for tests: called after a batch is inserted and before its offsets are
    * committed. The crash tests make it kill the process right there.
@@ -141,7 +143,13 @@ export function buildKafkaAggregator(deps: KafkaAggregatorDeps) {
       await consumer.connect();
       await producer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        // Partitions never share an event id (all copies share a key), so they can be stored side by side.
+        partitionsConsumedConcurrently: deps.concurrency ?? 1,
+        eachBatch,
+      });
     },
     async stop(): Promise<void> {
       // disconnect() lets the batch in hand finish and commit before leaving the group.

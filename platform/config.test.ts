@@ -357,6 +357,7 @@ describe('loadConfig event log and roles', () => {
       produceTimeoutMs: 5_000,
       maxBatchEvents: 20_000,
       maxWaitMs: 200,
+      concurrency: 2,
       storeRetryMaxMs: 30_000,
     });
     expect([...config.roles].sort()).toEqual(['aggregator', 'api']);

@@ -82,6 +82,7 @@ export const configSchema = z.object({
   METERLINE_PRODUCE_TIMEOUT: duration.default(5_000),
   METERLINE_AGGREGATOR_MAX_BATCH: wholeNumber(1, 1_000_000).default(20_000),
   METERLINE_AGGREGATOR_MAX_WAIT: duration.default(200),
+  METERLINE_AGGREGATOR_CONCURRENCY: wholeNumber(1, 64).default(2),
   METERLINE_STORE_RETRY_MAX: duration.default(30_000),
 });
 
@@ -128,6 +129,8 @@ export interface KafkaConfig {
   readonly produceTimeoutMs: number;
   readonly maxBatchEvents: number;
   readonly maxWaitMs: number;
+  /** Partitions one aggregator process works on at once. */
+  readonly concurrency: number;
   /** Cap of the backoff between insert attempts while the store is failing. */
   readonly storeRetryMaxMs: number;
 }
@@ -216,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
             produceTimeoutMs: c.METERLINE_PRODUCE_TIMEOUT,
             maxBatchEvents: c.METERLINE_AGGREGATOR_MAX_BATCH,
             maxWaitMs: c.METERLINE_AGGREGATOR_MAX_WAIT,
+            concurrency: c.METERLINE_AGGREGATOR_CONCURRENCY,
             storeRetryMaxMs: c.METERLINE_STORE_RETRY_MAX,
           },
         }
