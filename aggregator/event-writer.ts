@@ -6,8 +6,7 @@ import {
   type MeteredEvent,
 } from '../platform/event-log.js';
 import type { Logger } from '../platform/logger.js';
-import type { Store } from '../platform/store.js';
-import { buildEventSink } from './event-sink.js';
+import type { EventSink } from './event-sink.js';
 
 export interface FlushStats {
   readonly events: number;
@@ -19,18 +18,16 @@ export interface FlushStats {
 }
 
 export interface EventWriterDeps {
-  readonly store: Store;
+  /** The duplicate check and insert this writer batches for. */
+  readonly sink: EventSink;
   readonly log: Logger;
   /** A flush takes whole submissions up to this many events (one larger submission goes alone). */
   readonly maxBatchEvents: number;
   /** How long the first submission of an idle writer waits for company. */
   readonly maxWaitMs: number;
-  /** Ids seen within this window before an event's time count as duplicates. */
-  readonly dedupeWindowMs: number;
   /** Insert attempts before the batch is refused (the same deduplication token each time). */
   readonly insertAttempts?: number;
   readonly retryBaseDelayMs?: number;
-  readonly now?: () => number;
   readonly onFlush?: (stats: FlushStats) => void;
 }
 
@@ -47,10 +44,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * at a time, so the duplicate check and the insert that follows it cannot race another flush.
  */
 export function buildEventWriter(deps: EventWriterDeps): EventLog {
-  const { store, log, maxBatchEvents, maxWaitMs, dedupeWindowMs, now = Date.now, onFlush } = deps;
+  const { sink, log, maxBatchEvents, maxWaitMs, onFlush } = deps;
   const insertAttempts = deps.insertAttempts ?? 4;
   const retryBaseDelayMs = deps.retryBaseDelayMs ?? 100;
-  const sink = buildEventSink({ store, dedupeWindowMs, now });
   const queue: Submission[] = [];
   let queuedEvents = 0;
   let flushing: Promise<void> | undefined;

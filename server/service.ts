@@ -61,12 +61,10 @@ export async function startService(config: Config, log: Logger, options: Service
     let eventLog: EventLog | undefined;
     if (!config.kafka) {
       eventLog = buildEventWriter({
-        store,
+        sink,
         log,
         maxBatchEvents: config.batchMaxEvents,
         maxWaitMs: config.batchMaxWaitMs,
-        dedupeWindowMs: config.dedupeWindowMs,
-        now,
         onFlush: (stats) => {
           metrics.insertDuration.observe(stats.seconds);
           metrics.insertBatchEvents.observe(stats.events);

@@ -106,4 +106,39 @@ describe('aggregator crashes', () => {
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
   });
+
+  it('runs the aggregator role alone: operations endpoints only, consuming events agents produce', { timeout: 120_000 }, async () => {
+    const suffix = randomBytes(4).toString('hex');
+    const topic = `role-${suffix}`;
+    const port = await freePort();
+    const env = {
+      METERLINE_DATA_DIR: await mkdtemp(join(tmpdir(), 'meterline-role-')),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      METERLINE_ADMIN_KEY: `role-operator-key-${suffix}-0000000000`,
+      KAFKA_BROKERS: BROKERS.join(','),
+      KAFKA_TOPIC: topic,
+      KAFKA_DLQ_TOPIC: `${topic}-dlq`,
+      KAFKA_GROUP_ID: `role-${suffix}`,
+    };
+    const base = `http://127.0.0.1:${port}`;
+    const aggregator = runService(env, ['--role', 'aggregator']);
+    running.push(aggregator);
+    await waitFor(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 'readiness');
+    expect(aggregator.output()).toMatch(/"roles":\["aggregator"\]/);
+    expect((await fetch(`${base}/v1/meters`)).status).toBe(404);
+    const kafka = new Kafka({ clientId: 'role-test', brokers: BROKERS, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    await producer.connect();
+    const event = { specversion: '1.0', id: 'r1', type: 'api.call', subject: 's', data: {} };
+    await producer.send({ topic, messages: [{ key: 'default/s', value: JSON.stringify(event), headers: { 'meterline-tenant': 'default' } }] });
+    await producer.disconnect();
+    await waitFor(async () => {
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      return /^meterline_aggregator_consumed_messages_total 1$/m.test(metrics) ? true : undefined;
+    }, 'the message to be consumed');
+    aggregator.child.kill('SIGTERM');
+    expect(await aggregator.exited).toBe(0);
+  });
 });
