@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Catalog } from '../catalog/index.js';
+import type { PlansContracts } from '../rater/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -12,6 +13,7 @@ import { authPlugin } from './plugins/auth.js';
 import { opsRoutes } from './routes/ops.js';
 import { catalogRoutes } from './routes/v1/catalog.js';
 import { eventRoutes } from './routes/v1/events.js';
+import { planRoutes } from './routes/v1/plans.js';
 import { priceRoutes } from './routes/v1/prices.js';
 import { usageRoutes } from './routes/v1/usage.js';
 
@@ -19,6 +21,7 @@ export interface AppDeps {
   readonly log: Logger;
   readonly store: Store;
   readonly catalog: Catalog;
+  readonly plans: PlansContracts;
   /** Absent in a process that runs only the aggregator role: it serves operations endpoints only. */
   readonly ingest?: Ingest;
   readonly metrics: Metrics;
@@ -83,6 +86,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(catalogRoutes, { catalog: deps.catalog });
   await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
   await app.register(priceRoutes);
+  await app.register(planRoutes, { plans: deps.plans });
   await app.register(usageRoutes, {
     catalog: deps.catalog,
     store: deps.store,

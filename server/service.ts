@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { buildEventSink, buildEventWriter, buildKafkaAggregator, isMigrated, migrate } from '../aggregator/index.js';
 import { buildCatalog } from '../catalog/index.js';
 import { buildIngest, buildKafkaEventLog, decodeEventMessage } from '../ingest/index.js';
+import { buildPlansContracts } from '../rater/index.js';
 import type { Config, KafkaConfig } from '../platform/config.js';
 import type { EventLog } from '../platform/event-log.js';
 import { createKafka, ensureTopics } from '../platform/kafka.js';
@@ -143,6 +144,7 @@ export async function startService(config: Config, log: Logger, options: Service
       log,
       store,
       catalog,
+      plans: buildPlansContracts({ store, catalog, now }),
       ...(ingest ? { ingest } : {}),
       metrics,
       maxBodyBytes: config.maxBodyBytes,

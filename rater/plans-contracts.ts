@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import type { Catalog } from '../catalog/index.js';
+import { InvalidRequestError, NotFoundError } from '../platform/errors.js';
+import { createSerialQueue } from '../platform/serial.js';
+import { defineQuery, insertRows, type Store } from '../platform/store.js';
+import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
+import {
+  chargeInput,
+  contractInput,
+  type ContractInput,
+  type ContractVersion,
+  type PlanInput,
+  type PlanVersion,
+} from './schemas.js';
+
+const planRow = z.object({
+  plan_key: z.string(),
+  version: z.coerce.number(),
+  name: z.string(),
+  currency: z.string(),
+  charges: z.string(),
+  effective_from: z.string(),
+  created_at: z.string(),
+});
+
+const planVersionsQuery = defineQuery({
+  name: 'rater.planVersions',
+  sql: (t) => `SELECT plan_key, version, name, currency, charges, effective_from, created_at
+    FROM ${t('plan_versions')} WHERE tenant_id = {tenantId:String} AND plan_key = {key:String} ORDER BY version`,
+  params: z.object({ tenantId: z.string(), key: z.string() }),
+  row: planRow,
+});
+
+const latestPlansQuery = defineQuery({
+  name: 'rater.latestPlans',
+  sql: (t) => `SELECT plan_key, version, name, currency, charges, effective_from, created_at
+    FROM ${t('plan_versions')} WHERE tenant_id = {tenantId:String}
+    ORDER BY plan_key, version DESC LIMIT 1 BY plan_key`,
+  params: z.object({ tenantId: z.string() }),
+  row: planRow,
+});
+
+const contractVersionsQuery = defineQuery({
+  name: 'rater.contractVersions',
+  sql: (t) => `SELECT version, terms, created_at, created_by, reason
+    FROM ${t('contract_versions')} WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String} ORDER BY version`,
+  params: z.object({ tenantId: z.string(), customerId: z.string() }),
+  row: z.object({ version: z.coerce.number(), terms: z.string(), created_at: z.string(), created_by: z.string(), reason: z.string() }),
+});
+
+function toPlanVersion(row: z.infer<typeof planRow>): PlanVersion {
+  return {
+    key: row.plan_key,
+    version: row.version,
+    name: row.name,
+    currency: row.currency,
+    charges: z.array(chargeInput).parse(JSON.parse(row.charges)),
+    effectiveFrom: fromClickHouseTime(row.effective_from).toISOString(),
+    createdAt: fromClickHouseTime(row.created_at).toISOString(),
+  };
+}
+
+export interface PlansContractsDeps {
+  readonly store: Store;
+  readonly catalog: Pick<Catalog, 'listMeters' | 'getCustomer'>;
+  readonly now?: () => number;
+}
+
+export type PlansContracts = ReturnType<typeof buildPlansContracts>;
+
+/**
+ * Plans and customer contracts, append-only and effective-dated. A plan version takes effect at
+ * its effectiveFrom; a contract change is a new version carrying who made it and why.
+ */
+export function buildPlansContracts({ store, catalog, now = Date.now }: PlansContractsDeps) {
+  const serially = createSerialQueue();
+
+  async function planVersions(tenantId: string, key: string): Promise<PlanVersion[]> {
+    return (await planVersionsQuery(store, { tenantId, key })).map(toPlanVersion);
+  }
+
+  return {
+    async createPlanVersion(tenantId: string, input: PlanInput, createdBy: string): Promise<PlanVersion> {
+      const meters = new Set((await catalog.listMeters(tenantId)).map((meter) => meter.key));
+      input.charges.forEach((charge, index) => {
+        if (charge.meter !== undefined && !meters.has(charge.meter)) {
+          throw new InvalidRequestError(`meter ${charge.meter} does not exist`, `charges.${index}.meter`);
+        }
+      });
+      return serially(async () => {
+        const existing = await planVersions(tenantId, input.key);
+        const latest = existing.at(-1);
+        const createdAt = new Date(now());
+        const effectiveFrom = input.effectiveFrom ? new Date(input.effectiveFrom) : createdAt;
+        if (latest && latest.currency !== input.currency) {
+          throw new InvalidRequestError(`plan ${input.key} is priced in ${latest.currency}; a new version cannot change the currency`, 'currency');
+        }
+        if (latest && effectiveFrom.getTime() < Date.parse(latest.effectiveFrom)) {
+          throw new InvalidRequestError(
+            `version ${latest.version} takes effect at ${latest.effectiveFrom}; a later version cannot take effect before it`,
+            'effectiveFrom',
+          );
+        }
+        const version = (latest?.version ?? 0) + 1;
+        await insertRows(store, 'plan_versions', [
+          {
+            tenant_id: tenantId,
+            plan_key: input.key,
+            version,
+            name: input.name,
+            currency: input.currency,
+            charges: JSON.stringify(input.charges),
+            effective_from: toClickHouseTime(effectiveFrom),
+            created_at: toClickHouseTime(createdAt),
+            created_by: createdBy,
+          },
+        ]);
+        return {
+          key: input.key,
+          version,
+          name: input.name,
+          currency: input.currency,
+          charges: input.charges,
+          effectiveFrom: effectiveFrom.toISOString(),
+          createdAt: createdAt.toISOString(),
+        };
+      });
+    },
+
+    /** The newest version of every plan. */
+    async listPlans(tenantId: string): Promise<PlanVersion[]> {
+      return (await latestPlansQuery(store, { tenantId })).map(toPlanVersion);
+    },
+
+    async planVersions(tenantId: string, key: string): Promise<PlanVersion[]> {
+      const versions = await planVersions(tenantId, key);
+      if (versions.length === 0) throw new NotFoundError(`plan ${key} not found`);
+      return versions;
+    },
+
+    async putContract(tenantId: string, customerId: string, terms: ContractInput, createdBy: string): Promise<ContractVersion> {
+      const customer = await catalog.getCustomer(tenantId, customerId);
+      const versions = await planVersions(tenantId, terms.plan);
+      const plan = versions.at(-1);
+      if (!plan) throw new InvalidRequestError(`plan ${terms.plan} does not exist`, 'plan');
+      if (plan.currency !== customer.currency) {
+        throw new InvalidRequestError(`plan ${terms.plan} is priced in ${plan.currency}; customer ${customerId} is billed in ${customer.currency}`, 'plan');
+      }
+      const chargeKeys = new Set(versions.flatMap((version) => version.charges.map((charge) => charge.key)));
+      for (const key of Object.keys(terms.overrides)) {
+        if (!chargeKeys.has(key)) throw new InvalidRequestError(`plan ${terms.plan} has no charge ${key}`, `overrides.${key}`);
+      }
+      terms.discounts.forEach((discount, index) => {
+        if (discount.chargeKey !== undefined && !chargeKeys.has(discount.chargeKey)) {
+          throw new InvalidRequestError(`plan ${terms.plan} has no charge ${discount.chargeKey}`, `discounts.${index}.chargeKey`);
+        }
+      });
+      return serially(async () => {
+        const history = await contractVersionsQuery(store, { tenantId, customerId });
+        const version = (history.at(-1)?.version ?? 0) + 1;
+        const createdAt = new Date(now());
+        await insertRows(store, 'contract_versions', [
+          {
+            tenant_id: tenantId,
+            customer_id: customerId,
+            version,
+            terms: JSON.stringify(terms),
+            created_at: toClickHouseTime(createdAt),
+            created_by: createdBy,
+            reason: terms.reason,
+          },
+        ]);
+        return { customerId, version, terms, createdAt: createdAt.toISOString(), createdBy, reason: terms.reason };
+      });
+    },
+
+    async contractHistory(tenantId: string, customerId: string): Promise<ContractVersion[]> {
+      await catalog.getCustomer(tenantId, customerId);
+      return (await contractVersionsQuery(store, { tenantId, customerId })).map((row) => ({
+        customerId,
+        version: row.version,
+        terms: contractInput.parse(JSON.parse(row.terms)),
+        createdAt: fromClickHouseTime(row.created_at).toISOString(),
+        createdBy: row.created_by,
+        reason: row.reason,
+      }));
+    },
+
+    async currentContract(tenantId: string, customerId: string): Promise<ContractVersion> {
+      const history = await this.contractHistory(tenantId, customerId);
+      const current = history.at(-1);
+      if (!current) throw new NotFoundError(`customer ${customerId} has no contract`);
+      return current;
+    },
+  };
+}
+

@@ -1,0 +1,110 @@
+import { Decimal } from 'decimal.js';
+import { z } from 'zod';
+import { currencyCode, customerId } from '../catalog/index.js';
+import { priceSchema } from './pricing/index.js';
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters');
+
+const instant = z.iso.datetime({ offset: true, error: 'an RFC 3339 date-time with an offset, such as 2026-12-01T00:00:00Z' });
+const decimalText = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative decimal string such as "12.5"');
+const percentText = decimalText.refine((text) => new Decimal(text).lte(100), 'a percentage from 0 to 100');
+
+export const chargeInput = z
+  .object({
+    key: slug,
+    meter: slug.optional().describe('the meter whose usage this charge prices; none for flat fees'),
+    price: priceSchema,
+    category: z.string().min(1).max(100).optional().describe('service category shown on statements'),
+    proration: z.enum(['none', 'daily']).default('none'),
+  })
+  .superRefine((charge, ctx) => {
+    const usageBased = charge.price.model !== 'flat';
+    if (usageBased && charge.meter === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['meter'], message: `a ${charge.price.model} price needs a meter` });
+    }
+    if (!usageBased && charge.meter !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['meter'], message: 'a flat fee takes no meter' });
+    }
+    if (charge.proration === 'daily' && (charge.price.model === 'percentage' || charge.price.model === 'flat')) {
+      ctx.addIssue({ code: 'custom', path: ['proration'], message: 'daily proration applies to gauge meters priced per unit or by tiers' });
+    }
+  });
+export type ChargeInput = z.infer<typeof chargeInput>;
+
+export const planInput = z
+  .object({
+    key: slug,
+    name: z.string().min(1).max(200),
+    currency: currencyCode,
+    charges: z.array(chargeInput).min(1).max(200),
+    effectiveFrom: instant.optional().describe('when this version takes effect; default now'),
+  })
+  .superRefine((plan, ctx) => {
+    const seen = new Set<string>();
+    plan.charges.forEach((charge, index) => {
+      if (seen.has(charge.key)) ctx.addIssue({ code: 'custom', path: ['charges', index, 'key'], message: `charge ${charge.key} appears twice` });
+      seen.add(charge.key);
+    });
+  });
+export type PlanInput = z.infer<typeof planInput>;
+
+export const planVersionView = z.object({
+  key: z.string(),
+  version: z.number().int(),
+  name: z.string(),
+  currency: z.string(),
+  charges: z.array(chargeInput),
+  effectiveFrom: z.string(),
+  createdAt: z.string(),
+});
+export type PlanVersion = z.infer<typeof planVersionView>;
+
+const discount = z
+  .object({
+    chargeKey: slug.optional().describe('the charge discounted; all charges when absent'),
+    percent: percentText.optional(),
+    amount: decimalText.optional(),
+    validFrom: instant.optional(),
+    validTo: instant.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.percent === undefined) === (value.amount === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['percent'], message: 'give exactly one of percent or amount' });
+    }
+    if (value.validFrom !== undefined && value.validTo !== undefined && Date.parse(value.validFrom) >= Date.parse(value.validTo)) {
+      ctx.addIssue({ code: 'custom', path: ['validTo'], message: 'must be after validFrom' });
+    }
+  });
+
+export const contractInput = z
+  .object({
+    plan: slug,
+    startsAt: instant,
+    endsAt: instant.optional(),
+    overrides: z.record(slug, priceSchema).default({}).describe('prices replacing the plan\'s, by charge key'),
+    discounts: z.array(discount).max(100).default([]),
+    minimumCommitment: decimalText.optional(),
+    taxRates: z
+      .array(z.object({ name: z.string().min(1).max(100), percent: percentText }))
+      .max(10)
+      .default([]),
+    reason: z.string().max(1000).default('').describe('why this change was made, kept in the history'),
+  })
+  .superRefine((contract, ctx) => {
+    if (contract.endsAt !== undefined && Date.parse(contract.endsAt) <= Date.parse(contract.startsAt)) {
+      ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'must be after startsAt' });
+    }
+  });
+export type ContractInput = z.infer<typeof contractInput>;
+
+export const contractVersionView = z.object({
+  customerId,
+  version: z.number().int(),
+  terms: contractInput,
+  createdAt: z.string(),
+  createdBy: z.string().describe('the id of the API key that made the change'),
+  reason: z.string(),
+});
+export type ContractVersion = z.infer<typeof contractVersionView>;
