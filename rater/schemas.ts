@@ -108,3 +108,14 @@ export const contractVersionView = z.object({
   reason: z.string(),
 });
 export type ContractVersion = z.infer<typeof contractVersionView>;
+
+/** One row of a price's breakdown, as the API shows it. */
+export const breakdownRowView = z.object({
+  tier: z.number().int().optional(),
+  quantity: z.string(),
+  unitAmount: z.string().optional(),
+  rate: z.string().optional(),
+  flatAmount: z.string().optional(),
+  clamp: z.enum(['min', 'max']).optional(),
+  amount: z.string(),
+});

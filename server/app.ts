@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Catalog } from '../catalog/index.js';
-import type { PlansContracts } from '../rater/index.js';
+import type { ChargesService, PlansContracts } from '../rater/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -22,6 +22,7 @@ export interface AppDeps {
   readonly store: Store;
   readonly catalog: Catalog;
   readonly plans: PlansContracts;
+  readonly charges: ChargesService;
   /** Absent in a process that runs only the aggregator role: it serves operations endpoints only. */
   readonly ingest?: Ingest;
   readonly metrics: Metrics;
@@ -86,7 +87,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(catalogRoutes, { catalog: deps.catalog });
   await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
   await app.register(priceRoutes);
-  await app.register(planRoutes, { plans: deps.plans });
+  await app.register(planRoutes, { plans: deps.plans, charges: deps.charges });
   await app.register(usageRoutes, {
     catalog: deps.catalog,
     store: deps.store,

@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { buildEventSink, buildEventWriter, buildKafkaAggregator, isMigrated, migrate } from '../aggregator/index.js';
 import { buildCatalog } from '../catalog/index.js';
 import { buildIngest, buildKafkaEventLog, decodeEventMessage } from '../ingest/index.js';
-import { buildPlansContracts } from '../rater/index.js';
+import { buildCharges, buildPlansContracts } from '../rater/index.js';
 import type { Config, KafkaConfig } from '../platform/config.js';
 import type { EventLog } from '../platform/event-log.js';
 import { createKafka, ensureTopics } from '../platform/kafka.js';
@@ -140,11 +140,13 @@ export async function startService(config: Config, log: Logger, options: Service
           onOutcome: (outcome, count) => metrics.ingestEvents.labels(outcome).inc(count),
         })
       : undefined;
+    const plans = buildPlansContracts({ store, catalog, now });
     const app = await buildApp({
       log,
       store,
       catalog,
-      plans: buildPlansContracts({ store, catalog, now }),
+      plans,
+      charges: buildCharges({ store, catalog, plans, now }),
       ...(ingest ? { ingest } : {}),
       metrics,
       maxBodyBytes: config.maxBodyBytes,

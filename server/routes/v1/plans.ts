@@ -1,12 +1,22 @@
+import { Decimal } from 'decimal.js';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { customerId } from '../../../catalog/index.js';
-import { contractInput, contractVersionView, planInput, planVersionView, type PlansContracts } from '../../../rater/index.js';
+import {
+  breakdownRowView,
+  contractInput,
+  contractVersionView,
+  planInput,
+  planVersionView,
+  roundToMinorUnit,
+  type ChargesService,
+  type PlansContracts,
+} from '../../../rater/index.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
 import { errorResponses } from '../schemas.js';
 
 /** Plans (versioned, effective-dated) and customer contracts (versioned, audited). */
-export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts }> = async (app, { plans }) => {
+export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges: ChargesService }> = async (app, { plans, charges }) => {
   app.post(
     '/v1/plans',
     {
@@ -95,4 +105,118 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts }> = asyn
       return { data: await plans.contractHistory(principal.tenantId, request.params.id) };
     },
   );
+
+  const periodQuery = z.object({
+    period: z
+      .union([z.literal('current'), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'current or a date YYYY-MM-DD')])
+      .default('current'),
+  });
+  const money = z.string().describe('decimal string');
+  const chargesView = z.object({
+    customerId: z.string(),
+    periodStart: z.string(),
+    periodEnd: z.string(),
+    asOf: z.string(),
+    currency: z.string(),
+    plan: z.string(),
+    contractVersion: z.number().int(),
+    lines: z.array(
+      z.object({
+        charge: z.string(),
+        category: z.string().optional(),
+        quantity: money,
+        parts: z.array(
+          z.object({
+            from: z.string(),
+            to: z.string(),
+            priceVersion: z.number().int(),
+            quantity: money,
+            amount: money,
+            breakdown: z.array(breakdownRowView),
+            cost: money.optional(),
+            markup: money.optional(),
+            margin: money.optional(),
+          }),
+        ),
+        grossAmount: money,
+        discount: money,
+        taxes: z.array(z.object({ name: z.string(), percent: money, amount: money, preciseAmount: money })),
+        amount: money,
+        preciseAmount: money,
+      }),
+    ),
+    subtotal: money,
+    tax: money,
+    total: money,
+    forecast: z.object({ subtotal: money, method: z.string() }).optional(),
+  });
+
+  app.get(
+    '/v1/customers/:id/charges',
+    {
+      config: { scopes: ['admin', 'read'] },
+      schema: {
+        tags: ['pricing'],
+        summary: "The period's line items priced from usage: quantity, price versions, tiers, discount, tax, amounts",
+        params: z.object({ id: customerId }),
+        querystring: periodQuery,
+        response: { 200: chargesView, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      assertCustomerVisible(principal, request.params.id);
+      return charges.forCustomer(principal.tenantId, request.params.id, request.query.period);
+    },
+  );
+
+  app.get(
+    '/v1/customers/:id/invoice-preview',
+    {
+      config: { scopes: ['admin', 'read'] },
+      schema: {
+        tags: ['pricing'],
+        summary: 'The current charges shaped as an invoice',
+        params: z.object({ id: customerId }),
+        querystring: periodQuery,
+        response: {
+          200: z.object({
+            customerId: z.string(),
+            periodStart: z.string(),
+            periodEnd: z.string(),
+            currency: z.string(),
+            lines: z.array(z.object({ description: z.string(), quantity: money, amount: money, tax: money })),
+            subtotal: money,
+            tax: money,
+            total: money,
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      assertCustomerVisible(principal, request.params.id);
+      const statement = await charges.forCustomer(principal.tenantId, request.params.id, request.query.period);
+      return {
+        customerId: statement.customerId,
+        periodStart: statement.periodStart,
+        periodEnd: statement.periodEnd,
+        currency: statement.currency,
+        lines: statement.lines.map((line) => ({
+          description: line.category ? `${line.category}: ${line.charge}` : line.charge,
+          quantity: line.quantity,
+          amount: line.amount,
+          tax: buildTaxSum(line.taxes.map((tax) => tax.amount), statement.currency),
+        })),
+        subtotal: statement.subtotal,
+        tax: statement.tax,
+        total: statement.total,
+      };
+    },
+  );
 };
+
+function buildTaxSum(amounts: readonly string[], currency: string): string {
+  return roundToMinorUnit(amounts.reduce((sum, amount) => sum.plus(amount), new Decimal(0)).toFixed(), currency);
+}

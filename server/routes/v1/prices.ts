@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { currencyCode } from '../../../catalog/index.js';
 import { InvalidRequestError } from '../../../platform/errors.js';
-import { priceAmount, priceSchema, roundToMinorUnit } from '../../../rater/index.js';
+import { breakdownRowView, priceAmount, priceSchema, roundToMinorUnit } from '../../../rater/index.js';
 import { errorResponses } from '../schemas.js';
 
 const decimalText = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative decimal string such as "12.5"');
@@ -23,17 +23,7 @@ const previewAnswer = z.object({
   amount: z.string().describe("rounded half-up to the currency's minor unit"),
   preciseAmount: z.string(),
   currency: z.string(),
-  breakdown: z.array(
-    z.object({
-      tier: z.number().int().optional(),
-      quantity: z.string(),
-      unitAmount: z.string().optional(),
-      rate: z.string().optional(),
-      flatAmount: z.string().optional(),
-      clamp: z.enum(['min', 'max']).optional(),
-      amount: z.string(),
-    }),
-  ),
+  breakdown: z.array(breakdownRowView),
   cost: z.string().optional(),
   markup: z.string().optional(),
   margin: z.string().optional(),
