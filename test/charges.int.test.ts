@@ -67,13 +67,29 @@ describe('charges', () => {
       plan: 'msp',
       contractVersion: 1,
     });
-    const lines = Object.fromEntries((body.lines as Array<{ charge: string }>).map((line) => [line.charge, line]));
+    interface Line {
+      charge: string;
+      parts: Array<{ priceVersion: number; quantity: string; amount: string }>;
+      taxes: Array<{ amount: string }>;
+    }
+    const byCharge = new Map((body.lines as Line[]).map((line) => [line.charge, line]));
+    const line = (charge: string): Line => {
+      const found = byCharge.get(charge);
+      if (!found) throw new Error(`no line for ${charge}`);
+      return found;
+    };
+    const lines = {
+      devices: line('devices'),
+      storage: line('storage'),
+      platform: line('platform'),
+      'minimum-commitment': line('minimum-commitment'),
+    };
 
     // Devices, billed on the average of daily maxima over the 30 days:
     //   1st–15th at v1 (4.00): 9 days × 10 + 6 days × 20 = 210 → 210 / 30 = 7 → 28.00
     //   16th–30th at v2 (5.00): 15 days × 20 = 300 → 300 / 30 = 10 → 50.00
     expect(lines.devices).toMatchObject({ grossAmount: '78', discount: '0', amount: '78.00' });
-    expect(lines.devices.parts.map((p: { priceVersion: number; quantity: string; amount: string }) => [p.priceVersion, p.quantity, p.amount])).toEqual([
+    expect(lines.devices.parts.map((p) => [p.priceVersion, p.quantity, p.amount])).toEqual([
       [1, '7', '28'],
       [2, '10', '50'],
     ]);
@@ -81,7 +97,7 @@ describe('charges', () => {
     // first week, which holds 100 of the 500 GB: 10 % × 50 × 0.2 = 1.00.
     expect(lines.storage).toMatchObject({ grossAmount: '50', discount: '1', amount: '49.00' });
     // Platform: a flat 50, half the period at each version.
-    expect(lines.platform.parts.map((p: { quantity: string; amount: string }) => [p.quantity, p.amount])).toEqual([
+    expect(lines.platform.parts.map((p) => [p.quantity, p.amount])).toEqual([
       ['0.5', '25'],
       ['0.5', '25'],
     ]);
@@ -89,10 +105,10 @@ describe('charges', () => {
     // Commitment: 400 − (78 + 49 + 50) = 223.
     expect(lines['minimum-commitment']).toMatchObject({ amount: '223.00' });
     // Taxes, each rounded once: 6 % and 1.5 % of every line.
-    expect(lines.devices.taxes.map((t: { amount: string }) => t.amount)).toEqual(['4.68', '1.17']);
-    expect(lines.storage.taxes.map((t: { amount: string }) => t.amount)).toEqual(['2.94', '0.74']);
-    expect(lines.platform.taxes.map((t: { amount: string }) => t.amount)).toEqual(['3.00', '0.75']);
-    expect(lines['minimum-commitment'].taxes.map((t: { amount: string }) => t.amount)).toEqual(['13.38', '3.35']);
+    expect(lines.devices.taxes.map((t) => t.amount)).toEqual(['4.68', '1.17']);
+    expect(lines.storage.taxes.map((t) => t.amount)).toEqual(['2.94', '0.74']);
+    expect(lines.platform.taxes.map((t) => t.amount)).toEqual(['3.00', '0.75']);
+    expect(lines['minimum-commitment'].taxes.map((t) => t.amount)).toEqual(['13.38', '3.35']);
     expect(body).toMatchObject({ subtotal: '400.00', tax: '30.01', total: '430.01' });
     expect(body.forecast.subtotal).toBeDefined();
   });
