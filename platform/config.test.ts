@@ -28,7 +28,8 @@ const DEFAULTS: Config = {
   catalogCacheTtlMs: 5_000,
   logLevel: 'info',
   shutdownGraceMs: 30_000,
-  roles: new Set(['api', 'aggregator']),
+  roles: new Set(['api', 'aggregator', 'rater']),
+  raterIntervalMs: 1_000,
 };
 
 const DURATION_VARIABLES = [
@@ -360,13 +361,15 @@ describe('loadConfig event log and roles', () => {
       concurrency: 2,
       storeRetryMaxMs: 30_000,
     });
-    expect([...config.roles].sort()).toEqual(['aggregator', 'api']);
+    expect([...config.roles].sort()).toEqual(['aggregator', 'api', 'rater']);
   });
 
   it('runs single roles only with an event log between them', () => {
     expect([...loadConfig({ KAFKA_BROKERS: 'k:9092', METERLINE_ROLES: 'aggregator' }).roles]).toEqual(['aggregator']);
     expect(configError({ METERLINE_ROLES: 'api' }).message).toMatch(/METERLINE_ROLES="api": the embedded event log/);
     expect(configError({ METERLINE_ROLES: 'rater,web' }).message).toMatch(/METERLINE_ROLES="rater,web"/);
+    expect([...loadConfig({ KAFKA_BROKERS: 'k:9092', METERLINE_ROLES: 'rater' }).roles]).toEqual(['rater']);
+    expect([...loadConfig({ METERLINE_ROLES: 'api,aggregator' }).roles].sort()).toEqual(['aggregator', 'api']);
   });
 
   it('refuses a Kafka event log without brokers, and brokers with an embedded one', () => {

@@ -67,7 +67,7 @@ export const configSchema = z.object({
   METERLINE_EVENT_LOG: z.enum(['embedded', 'kafka']).optional(),
   METERLINE_ROLES: z
     .string()
-    .regex(/^(api|aggregator|all)(,(api|aggregator|all))*$/, 'a comma-separated list of api, aggregator, all')
+    .regex(/^(api|aggregator|rater|all)(,(api|aggregator|rater|all))*$/, 'a comma-separated list of api, aggregator, rater, all')
     .default('all'),
   KAFKA_BROKERS: z
     .string()
@@ -84,6 +84,7 @@ export const configSchema = z.object({
   METERLINE_AGGREGATOR_MAX_WAIT: duration.default(200),
   METERLINE_AGGREGATOR_CONCURRENCY: wholeNumber(1, 64).default(2),
   METERLINE_STORE_RETRY_MAX: duration.default(30_000),
+  METERLINE_RATER_INTERVAL: duration.default(1_000),
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -112,11 +113,13 @@ export interface Config {
   readonly logLevel: RawConfig['LOG_LEVEL'];
   readonly shutdownGraceMs: number;
   readonly roles: ReadonlySet<Role>;
+  /** How often the rater looks for customers to re-rate. */
+  readonly raterIntervalMs: number;
   /** Absent in embedded mode: ingest hands events straight to the aggregator's writer. */
   readonly kafka?: KafkaConfig;
 }
 
-export type Role = 'api' | 'aggregator';
+export type Role = 'api' | 'aggregator' | 'rater';
 
 export interface KafkaConfig {
   readonly brokers: readonly string[];
@@ -176,8 +179,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(['METERLINE_EVENT_LOG="embedded": KAFKA_BROKERS is set too; choose one event log']);
   }
   const roleNames = new Set(c.METERLINE_ROLES.split(','));
-  const roles = new Set<Role>(roleNames.has('all') ? ['api', 'aggregator'] : ([...roleNames] as Role[]));
-  if (!useKafka && roles.size < 2) {
+  const roles = new Set<Role>(roleNames.has('all') ? ['api', 'aggregator', 'rater'] : ([...roleNames] as Role[]));
+  if (!useKafka && !(roles.has('api') && roles.has('aggregator'))) {
     throw new ConfigError([
       `METERLINE_ROLES=${JSON.stringify(c.METERLINE_ROLES)}: the embedded event log runs api and aggregator in one process; set KAFKA_BROKERS to run roles apart`,
     ]);
@@ -206,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     logLevel: c.LOG_LEVEL,
     shutdownGraceMs: c.METERLINE_SHUTDOWN_GRACE,
     roles,
+    raterIntervalMs: c.METERLINE_RATER_INTERVAL,
     ...(useKafka && c.KAFKA_BROKERS !== undefined
       ? {
           kafka: {

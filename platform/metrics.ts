@@ -84,6 +84,28 @@ export function buildMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    ratingCycleDuration: new Histogram({
+      name: 'meterline_rater_cycle_duration_seconds',
+      help: 'Time for one rating cycle over the customers whose usage or terms changed.',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    customersRated: new Counter({
+      name: 'meterline_rater_customers_rated_total',
+      help: 'Customer periods rated and stored as snapshots.',
+      registers: [registry],
+    }),
+    ratingFailures: new Counter({
+      name: 'meterline_rater_failures_total',
+      help: 'Customer ratings that failed and stay queued for the next cycle.',
+      registers: [registry],
+    }),
+    eventToRatedLag: new Histogram({
+      name: 'meterline_rater_event_to_rated_seconds',
+      help: 'From the ingestion of the oldest unrated event of a customer to its rated snapshot.',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
     storeRetries: new Counter({
       name: 'meterline_aggregator_store_retries_total',
       help: 'Consumer insert attempts that failed and were retried with backoff.',

@@ -7,6 +7,7 @@ import { defineQuery, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
 import { D, format, ZERO } from './pricing/decimal.js';
 import type { PlansContracts } from './plans-contracts.js';
+import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
 import type { ChargeInput as PlanCharge, PlanVersion } from './schemas.js';
 import { buildStatement, type ChargeInput, type DiscountInput, type PriceSegment, type Statement } from './statement.js';
 
@@ -91,6 +92,12 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
   }
 
   return {
+    /** The figures the rater stored for this customer, newest first. */
+    async history(tenantId: string, customerId: string): Promise<RatedSnapshot[]> {
+      await catalog.getCustomer(tenantId, customerId);
+      return ratedSnapshots(store, tenantId, customerId);
+    },
+
     async forCustomer(tenantId: string, customerId: string, period: 'current' | string): Promise<Charges> {
       const customer = await catalog.getCustomer(tenantId, customerId);
       const contract = await plans.currentContract(tenantId, customerId);

@@ -48,6 +48,16 @@ const contractVersionsQuery = defineQuery({
   row: z.object({ version: z.coerce.number(), terms: z.string(), created_at: z.string(), created_by: z.string(), reason: z.string() }),
 });
 
+const customersOnPlanQuery = defineQuery({
+  name: 'rater.customersOnPlan',
+  sql: (t) => `SELECT customer_id FROM (
+      SELECT customer_id, argMax(terms, version) AS current FROM ${t('contract_versions')}
+      WHERE tenant_id = {tenantId:String} GROUP BY customer_id
+    ) WHERE JSONExtractString(current, 'plan') = {plan:String}`,
+  params: z.object({ tenantId: z.string(), plan: z.string() }),
+  row: z.object({ customer_id: z.string() }),
+});
+
 function toPlanVersion(row: z.infer<typeof planRow>): PlanVersion {
   return {
     key: row.plan_key,
@@ -64,6 +74,8 @@ export interface PlansContractsDeps {
   readonly store: Store;
   readonly catalog: Pick<Catalog, 'listMeters' | 'getCustomer'>;
   readonly now?: () => number;
+  /** Told which customers' terms changed, so their charges are rated again. */
+  readonly onTermsChanged?: (tenantId: string, customerIds: readonly string[]) => void;
 }
 
 export type PlansContracts = ReturnType<typeof buildPlansContracts>;
@@ -72,7 +84,7 @@ export type PlansContracts = ReturnType<typeof buildPlansContracts>;
  * Plans and customer contracts, append-only and effective-dated. A plan version takes effect at
  * its effectiveFrom; a contract change is a new version carrying who made it and why.
  */
-export function buildPlansContracts({ store, catalog, now = Date.now }: PlansContractsDeps) {
+export function buildPlansContracts({ store, catalog, now = Date.now, onTermsChanged }: PlansContractsDeps) {
   const serially = createSerialQueue();
 
   async function planVersions(tenantId: string, key: string): Promise<PlanVersion[]> {
@@ -115,6 +127,10 @@ export function buildPlansContracts({ store, catalog, now = Date.now }: PlansCon
             created_by: createdBy,
           },
         ]);
+        if (onTermsChanged) {
+          const customers = await customersOnPlanQuery(store, { tenantId, plan: input.key });
+          onTermsChanged(tenantId, customers.map((row) => row.customer_id));
+        }
         return {
           key: input.key,
           version,
@@ -170,6 +186,7 @@ export function buildPlansContracts({ store, catalog, now = Date.now }: PlansCon
             reason: terms.reason,
           },
         ]);
+        onTermsChanged?.(tenantId, [customerId]);
         return { customerId, version, terms, createdAt: createdAt.toISOString(), createdBy, reason: terms.reason };
       });
     },

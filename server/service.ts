@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { buildEventSink, buildEventWriter, buildKafkaAggregator, isMigrated, migrate } from '../aggregator/index.js';
 import { buildCatalog } from '../catalog/index.js';
 import { buildIngest, buildKafkaEventLog, decodeEventMessage } from '../ingest/index.js';
-import { buildCharges, buildPlansContracts } from '../rater/index.js';
+import { buildCharges, buildPlansContracts, buildRatingLoop, type RatingLoop } from '../rater/index.js';
 import type { Config, KafkaConfig } from '../platform/config.js';
 import type { EventLog } from '../platform/event-log.js';
 import { createKafka, ensureTopics } from '../platform/kafka.js';
@@ -140,13 +140,36 @@ export async function startService(config: Config, log: Logger, options: Service
           onOutcome: (outcome, count) => metrics.ingestEvents.labels(outcome).inc(count),
         })
       : undefined;
-    const plans = buildPlansContracts({ store, catalog, now });
+    let ratingLoop: RatingLoop | undefined;
+    const plans = buildPlansContracts({
+      store,
+      catalog,
+      now,
+      onTermsChanged: (tenantId, customerIds) => {
+        for (const customerId of customerIds) ratingLoop?.markCustomer(tenantId, customerId);
+      },
+    });
+    const charges = buildCharges({ store, catalog, plans, now });
+    if (config.roles.has('rater')) {
+      const loop = buildRatingLoop({
+        store,
+        log,
+        metrics,
+        subjectOwners: (tenantId) => catalog.subjectOwners(tenantId),
+        rate: (tenantId, customerId) => charges.forCustomer(tenantId, customerId, 'current'),
+        intervalMs: config.raterIntervalMs,
+        now,
+      });
+      loop.start();
+      ratingLoop = loop;
+      parts.push({ name: 'rater', close: () => loop.stop() });
+    }
     const app = await buildApp({
       log,
       store,
       catalog,
       plans,
-      charges: buildCharges({ store, catalog, plans, now }),
+      charges,
       ...(ingest ? { ingest } : {}),
       metrics,
       maxBodyBytes: config.maxBodyBytes,

@@ -171,6 +171,31 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
   );
 
   app.get(
+    '/v1/customers/:id/charges/history',
+    {
+      config: { scopes: ['admin', 'read'] },
+      schema: {
+        tags: ['pricing'],
+        summary: 'The rated snapshots the rater stored for this customer, newest first (at most 100)',
+        params: z.object({ id: customerId }),
+        response: {
+          200: z.object({
+            data: z.array(
+              z.object({ ratedAt: z.string(), periodStart: z.string(), periodEnd: z.string(), currency: z.string(), subtotal: money, tax: money, total: money }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      assertCustomerVisible(principal, request.params.id);
+      return { data: await charges.history(principal.tenantId, request.params.id) };
+    },
+  );
+
+  app.get(
     '/v1/customers/:id/invoice-preview',
     {
       config: { scopes: ['admin', 'read'] },

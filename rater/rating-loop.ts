@@ -1,0 +1,196 @@
+import { z } from 'zod';
+import { NotFoundError } from '../platform/errors.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import { defineQuery, insertRows, type Store } from '../platform/store.js';
+import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
+import type { Charges } from './charges.js';
+import { roundToMinorUnit } from './pricing/rounding.js';
+
+/**
+ * Rows can become visible a little after the instant they were stamped with (an insert in
+ * flight when the watermark moved); each cycle looks this far behind its watermark again.
+ * Re-rating a customer twice is harmless; missing one is not.
+ */
+const WATERMARK_OVERLAP_MS = 10_000;
+
+const changedSubjects = defineQuery({
+  name: 'rater.changedSubjects',
+  sql: (t) => `SELECT tenant_id, subject, toString(min(ingested_at)) AS first_ingested
+    FROM ${t('events')}
+    WHERE ingested_at > {since:DateTime64(3, 'UTC')} AND ingested_at <= {upTo:DateTime64(3, 'UTC')}
+    GROUP BY tenant_id, subject`,
+  params: z.object({ since: z.string(), upTo: z.string() }),
+  row: z.object({ tenant_id: z.string(), subject: z.string(), first_ingested: z.string() }),
+});
+
+const lastRated = defineQuery({
+  name: 'rater.lastRated',
+  sql: (t) => `SELECT toString(max(rated_at)) AS rated_at, count() AS n FROM ${t('rated_charges')}`,
+  params: z.object({}),
+  row: z.object({ rated_at: z.string(), n: z.coerce.number() }),
+});
+
+const snapshotsQuery = defineQuery({
+  name: 'rater.snapshots',
+  sql: (t) => `SELECT toString(rated_at) AS rated_at, toString(period_start) AS period_start, toString(period_end) AS period_end,
+      currency, toString(subtotal) AS subtotal, toString(tax) AS tax, toString(total) AS total
+    FROM ${t('rated_charges')}
+    WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String}
+    ORDER BY period_start DESC, rated_at DESC
+    LIMIT {limit:UInt32}`,
+  params: z.object({ tenantId: z.string(), customerId: z.string(), limit: z.number().int() }),
+  row: z.object({
+    rated_at: z.string(),
+    period_start: z.string(),
+    period_end: z.string(),
+    currency: z.string(),
+    subtotal: z.string(),
+    tax: z.string(),
+    total: z.string(),
+  }),
+});
+
+export interface RatedSnapshot {
+  readonly ratedAt: string;
+  readonly periodStart: string;
+  readonly periodEnd: string;
+  readonly currency: string;
+  readonly subtotal: string;
+  readonly tax: string;
+  readonly total: string;
+}
+
+export interface RatingLoopDeps {
+  readonly store: Store;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly subjectOwners: (tenantId: string) => Promise<ReadonlyMap<string, string>>;
+  readonly rate: (tenantId: string, customerId: string) => Promise<Charges>;
+  readonly intervalMs: number;
+  readonly now?: () => number;
+}
+
+export type RatingLoop = ReturnType<typeof buildRatingLoop>;
+
+/**
+ * The continuous rater: every cycle it finds the customers whose usage arrived since its
+ * watermark (over ingestion time, so it works across processes) or whose terms changed, re-rates
+ * their current period and appends the result to rated_charges.
+ */
+export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, intervalMs, now = Date.now }: RatingLoopDeps) {
+  /** tenant \0 customer → when its oldest unrated change was ingested. */
+  const dirty = new Map<string, number>();
+  let watermark: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  function mark(tenantId: string, customerId: string, since: number): void {
+    const key = `${tenantId}\u0000${customerId}`;
+    dirty.set(key, Math.min(dirty.get(key) ?? since, since));
+  }
+
+  async function collect(upTo: number): Promise<void> {
+    if (watermark === undefined) {
+      const [row] = await lastRated(store, {});
+      // First start on this store: rate everything ever ingested once.
+      watermark = row && row.n > 0 ? fromClickHouseTime(row.rated_at).getTime() : 0;
+    }
+    const rows = await changedSubjects(store, {
+      since: toClickHouseTime(new Date(Math.max(0, watermark - WATERMARK_OVERLAP_MS))),
+      upTo: toClickHouseTime(new Date(upTo)),
+    });
+    const ownersByTenant = new Map<string, ReadonlyMap<string, string>>();
+    for (const row of rows) {
+      let owners = ownersByTenant.get(row.tenant_id);
+      if (!owners) {
+        owners = await subjectOwners(row.tenant_id);
+        ownersByTenant.set(row.tenant_id, owners);
+      }
+      const customerId = owners.get(row.subject);
+      if (customerId !== undefined) mark(row.tenant_id, customerId, fromClickHouseTime(row.first_ingested).getTime());
+    }
+  }
+
+  async function cycle(): Promise<void> {
+    const started = performance.now();
+    const upTo = now();
+    await collect(upTo);
+    const batch = [...dirty.entries()];
+    dirty.clear();
+    for (const [key, since] of batch) {
+      const [tenantId, customerId] = key.split('\u0000') as [string, string];
+      try {
+        const charges = await rate(tenantId, customerId);
+        const ratedAt = now();
+        await insertRows(store, 'rated_charges', [
+          {
+            tenant_id: tenantId,
+            customer_id: customerId,
+            period_start: toClickHouseTime(new Date(charges.periodStart)),
+            period_end: toClickHouseTime(new Date(charges.periodEnd)),
+            rated_at: toClickHouseTime(new Date(ratedAt)),
+            currency: charges.currency,
+            subtotal: charges.subtotal,
+            tax: charges.tax,
+            total: charges.total,
+            statement: JSON.stringify(charges),
+          },
+        ]);
+        metrics.customersRated.inc();
+        if (Number.isFinite(since)) metrics.eventToRatedLag.observe(Math.max(0, ratedAt - since) / 1000);
+      } catch (error) {
+        if (error instanceof NotFoundError) continue; // no contract (yet): nothing to rate
+        metrics.ratingFailures.inc();
+        log.warn({ err: error, tenantId, customerId }, 'rating failed; retrying next cycle');
+        mark(tenantId, customerId, since);
+      }
+    }
+    watermark = upTo;
+    metrics.ratingCycleDuration.observe((performance.now() - started) / 1000);
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = cycle()
+        .catch((error: unknown) => log.error({ err: error }, 'rating cycle failed'))
+        .finally(() => {
+          running = undefined;
+          schedule();
+        });
+    }, intervalMs);
+  }
+
+  return {
+    /** A change of terms (contract, plan) for one customer: re-rate at the next cycle. */
+    markCustomer(tenantId: string, customerId: string): void {
+      mark(tenantId, customerId, Number.POSITIVE_INFINITY);
+    },
+    /** Runs one cycle now (tests and the shutdown path). */
+    runOnce: cycle,
+    start(): void {
+      stopped = false;
+      schedule();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      if (running) await running;
+    },
+  };
+}
+
+/** A customer's rated snapshots, newest first: the history of its figures. */
+export async function ratedSnapshots(store: Store, tenantId: string, customerId: string, limit = 100): Promise<RatedSnapshot[]> {
+  return (await snapshotsQuery(store, { tenantId, customerId, limit })).map((row) => ({
+    ratedAt: fromClickHouseTime(row.rated_at).toISOString(),
+    periodStart: fromClickHouseTime(row.period_start).toISOString(),
+    periodEnd: fromClickHouseTime(row.period_end).toISOString(),
+    currency: row.currency,
+    subtotal: roundToMinorUnit(row.subtotal, row.currency),
+    tax: roundToMinorUnit(row.tax, row.currency),
+    total: roundToMinorUnit(row.total, row.currency),
+  }));
+}
