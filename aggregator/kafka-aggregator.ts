@@ -21,6 +21,8 @@ export interface KafkaAggregatorDeps {
   readonly retryBaseMs?: number;
   /** Partitions worked on at once; each partition's batches stay in order. */
   readonly concurrency?: number;
+  /** Most events in one insert; a larger fetched batch is stored in several, in order. */
+  readonly maxInsertEvents?: number;
   /**
    * Fault injection for tests: called after a batch is inserted and before its offsets are
    * committed. The crash tests make it kill the process right there.
@@ -113,20 +115,22 @@ export function buildKafkaAggregator(deps: KafkaAggregatorDeps) {
       log.warn({ partition: batch.partition, count: dead.length, reasons: [...new Set(dead.map((d) => d.reason))] }, 'messages dead-lettered');
     }
 
-    if (events.length > 0) {
+    const chunk = deps.maxInsertEvents ?? 20_000;
+    for (let start = 0; start < events.length; start += chunk) {
+      const part = events.slice(start, start + chunk);
       const started = performance.now();
       const token = randomUUID();
       const outcome = await persistently('insert', payload, async () => {
         // Planned again on every attempt: an attempt that was written but whose answer was lost
         // leaves its ids stored, and the retry then inserts nothing.
-        const plan = await sink.plan(events);
+        const plan = await sink.plan(part);
         const rows = plan.fresh.length > 0 ? await sink.insert(plan.fresh, token) : 0;
         return { plan, rows };
       });
       if (outcome === undefined) return;
-      const duplicates = events.length - outcome.plan.fresh.length;
+      const duplicates = part.length - outcome.plan.fresh.length;
       if (duplicates > 0) metrics.dedupeHits.inc(duplicates);
-      metrics.insertBatchEvents.observe(events.length);
+      metrics.insertBatchEvents.observe(part.length);
       metrics.insertDuration.observe((performance.now() - started) / 1000);
       afterInsert?.(outcome.plan.fresh.length);
     }

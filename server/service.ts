@@ -104,6 +104,7 @@ export async function startService(config: Config, log: Logger, options: Service
           metrics,
           retryMaxMs: kafkaConfig.storeRetryMaxMs,
           concurrency: kafkaConfig.concurrency,
+          maxInsertEvents: kafkaConfig.maxBatchEvents,
           ...(options.afterInsert ? { afterInsert: options.afterInsert } : {}),
         });
         await aggregator.start();
