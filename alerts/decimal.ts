@@ -45,7 +45,7 @@ export function format(value: Decimal): string {
   return value.isZero() ? '0' : value.toFixed();
 }
 
-// The three operations below throw rather than return a silently rounded amount: an alert that
+// The operations below throw rather than return a silently rounded amount: an alert that
 // compares a rounded sum against a threshold could fire one evaluation early or late.
 
 export function plus(a: Decimal, b: Decimal): Decimal {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateWebhookSecret, signWebhook, verifyWebhook, type WebhookHeaders } from './webhook-signature.js';
@@ -35,7 +35,7 @@ describe('signWebhook', () => {
   it.each<[string, Partial<Parameters<typeof signWebhook>[0]>]>([
     ['an empty secret', { secret: 'whsec_' }],
     ['a secret that is not base64', { secret: 'whsec_not base64!' }],
-    ['a secret with broken padding', { secret: 'whsec_abc=' }],
+    ['a secret with a broken length', { secret: 'whsec_abcde' }],
     ['a timestamp in milliseconds with a fraction', { timestamp: 1614265330.5 }],
     ['a negative timestamp', { timestamp: -1 }],
     ['an empty id', { id: '' }],
@@ -134,7 +134,10 @@ describe('webhook signature properties', () => {
         expect(verify({ body: `${m.body} ` })).toBe(false);
         expect(verify({ headers: { ...headers, 'webhook-id': `${m.id}x` } })).toBe(false);
         expect(verify({ headers: { ...headers, 'webhook-timestamp': String(m.timestamp + 1) } })).toBe(false);
-        expect(verify({ secret: secretOf(Buffer.concat([m.key, randomBytes(1)])) })).toBe(false);
+        // Flip a bit rather than append a byte: HMAC pads short keys with zeros, so key ‖ 0x00 is the same key.
+        const otherKey = Buffer.from(m.key);
+        otherKey[0] = (otherKey[0] ?? 0) ^ 1;
+        expect(verify({ secret: secretOf(otherKey) })).toBe(false);
       }),
     );
   });

@@ -34,6 +34,7 @@ export interface WebhookHeaders {
  * constant time, and the timestamp is within toleranceSeconds of `now` either way (a replayed
  * message is refused once it is that old). Missing or malformed headers give false, not an
  * exception: they are the sender's fault. A malformed secret or tolerance is the caller's, and throws.
+ * `body` must be the raw request body as received: re-serialized JSON rarely has the same bytes.
  */
 export function verifyWebhook(input: {
   secret: string;
