@@ -1,10 +1,12 @@
 /**
- * npm run bench: every benchmark, or those named in BENCH_SUITES (embedded, kafka).
+ * npm run bench: every benchmark, or those named in BENCH_SUITES (embedded, kafka, rating).
  * Figures are printed as Markdown; bench/README.md records them.
  */
 import { benchEmbedded } from './embedded.js';
 import { benchKafka } from './kafka.js';
+import { benchRating } from './rating.js';
 
-const suites = new Set((process.env.BENCH_SUITES ?? 'embedded,kafka').split(','));
+const suites = new Set((process.env.BENCH_SUITES ?? 'embedded,kafka,rating').split(','));
 if (suites.has('embedded')) await benchEmbedded();
 if (suites.has('kafka')) await benchKafka();
+if (suites.has('rating')) await benchRating();

@@ -104,6 +104,14 @@ const allSubjectOwners = defineQuery({
   row: z.object({ id: z.string(), subject: z.string() }),
 });
 
+const listCustomersQuery = defineQuery({
+  name: 'catalog.listCustomers',
+  sql: (t) => `SELECT id, name, timezone, currency, billing_anchor_day, subjects, created_at
+    FROM ${t('customers')} FINAL WHERE tenant_id = {tenantId:String} ORDER BY id`,
+  params: z.object({ tenantId: z.string() }),
+  row: customerRow,
+});
+
 const subjectOwners = defineQuery({
   name: 'catalog.subjectOwners',
   sql: (t) => `SELECT id, subject FROM ${t('customers')} FINAL ARRAY JOIN subjects AS subject
@@ -388,6 +396,10 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
           createdAt: createdAt.toISOString(),
         };
       });
+    },
+
+    async listCustomers(tenantId: string): Promise<Customer[]> {
+      return (await listCustomersQuery(store, { tenantId })).map(toCustomer);
     },
 
     async getCustomer(tenantId: string, id: string): Promise<Customer> {

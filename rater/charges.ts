@@ -1,32 +1,27 @@
 import { DateTime } from 'luxon';
-import { z } from 'zod';
-import { queryMeterTotals, queryMeterUsage } from '../aggregator/index.js';
-import { billingPeriodContaining, billingPeriodForDate, type BillingPeriod, type Catalog, type Meter } from '../catalog/index.js';
+import {
+  billingPeriodContaining,
+  billingPeriodForDate,
+  type BillingPeriod,
+  type Catalog,
+  type Customer,
+  type Meter,
+} from '../catalog/index.js';
 import { InvalidRequestError } from '../platform/errors.js';
-import { defineQuery, type Store } from '../platform/store.js';
-import { toClickHouseTime } from '../platform/time.js';
+import type { Store } from '../platform/store.js';
 import { D, format, ZERO } from './pricing/decimal.js';
 import type { PlansContracts } from './plans-contracts.js';
 import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
-import type { ChargeInput as PlanCharge, PlanVersion } from './schemas.js';
+import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion } from './schemas.js';
+import { batchedUsageSource, directUsageSource, recordingUsageSource, type Span, type UsageSource } from './usage-source.js';
 import { buildStatement, type ChargeInput, type DiscountInput, type PriceSegment, type Statement } from './statement.js';
 
 const MINUTE = 60_000;
 const floorMinute = (ms: number) => Math.floor(ms / MINUTE) * MINUTE;
 
-const eventValues = defineQuery({
-  name: 'rater.eventValues',
-  sql: (t) => `SELECT toString(value) AS value FROM ${t('events')}
-    WHERE tenant_id = {tenantId:String} AND meter_key = {meterKey:String} AND subject IN {subjects:Array(String)}
-      AND time >= {from:DateTime64(3, 'UTC')} AND time < {to:DateTime64(3, 'UTC')}
-    ORDER BY time, event_id`,
-  params: z.object({ tenantId: z.string(), meterKey: z.string(), subjects: z.array(z.string()), from: z.string(), to: z.string() }),
-  row: z.object({ value: z.string() }),
-});
-
 export interface ChargesDeps {
   readonly store: Store;
-  readonly catalog: Pick<Catalog, 'getCustomer' | 'listMeters'>;
+  readonly catalog: Pick<Catalog, 'getCustomer' | 'listMeters' | 'listCustomers'>;
   readonly plans: PlansContracts;
   readonly now?: () => number;
 }
@@ -42,9 +37,49 @@ export interface Charges extends Statement {
   readonly forecast?: { readonly subtotal: string; readonly method: string };
 }
 
-interface Span {
-  readonly from: number;
-  readonly to: number;
+interface PeriodFacts {
+  readonly billing: BillingPeriod;
+  /** Local calendar days in the period: the denominator of daily proration. */
+  readonly periodDays: number;
+}
+
+/**
+ * The billing period and its day count. Customers rated together mostly share a time zone and
+ * anchor day, and time-zone arithmetic is the costliest part of rating them, so it is memoised.
+ */
+function periodOf(customer: Customer, period: string, asOf: number, memo?: Map<string, PeriodFacts>): PeriodFacts {
+  const key = `${customer.timezone}|${customer.billingAnchorDay}|${period}|${asOf}`;
+  const known = memo?.get(key);
+  if (known) return known;
+  let billing: BillingPeriod;
+  try {
+    billing =
+      period === 'current'
+        ? billingPeriodContaining(new Date(asOf), customer.timezone, customer.billingAnchorDay)
+        : billingPeriodForDate(period, customer.timezone, customer.billingAnchorDay);
+  } catch (error) {
+    throw new InvalidRequestError(error instanceof Error ? error.message : 'invalid period', 'period');
+  }
+  const periodDays = Math.round(
+    DateTime.fromJSDate(billing.end, { zone: customer.timezone })
+      .startOf('day')
+      .diff(DateTime.fromJSDate(billing.start, { zone: customer.timezone }).startOf('day'), 'days').days,
+  );
+  const facts = { billing, periodDays };
+  memo?.set(key, facts);
+  return facts;
+}
+
+interface RatingContext {
+  readonly tenantId: string;
+  readonly customer: Customer;
+  readonly contract: ContractVersion;
+  readonly versions: readonly PlanVersion[];
+  readonly meters: ReadonlyMap<string, Meter>;
+  readonly period: 'current' | string;
+  readonly asOf: number;
+  /** Shared by the customers of one bulk rating. */
+  readonly periods?: Map<string, PeriodFacts>;
 }
 
 function overlap(a: Span, b: Span): number {
@@ -70,27 +105,6 @@ function versionSpans(versions: readonly PlanVersion[], active: Span): Array<Spa
 
 /** The charges of a customer's billing period, computed from the rollups on request. */
 export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesDeps) {
-  async function quantity(tenantId: string, meter: Meter, subjects: readonly string[], span: Span): Promise<string> {
-    const [total] = await queryMeterTotals(store, tenantId, [meter], subjects, new Date(span.from), new Date(span.to));
-    return total?.value ?? '0';
-  }
-
-  /** Sum of each local day's maximum within the span (days with no reading count 0). */
-  async function dailyMaxima(tenantId: string, meter: Meter, subjects: readonly string[], span: Span, timeZone: string) {
-    const rows = await queryMeterUsage(store, {
-      tenantId,
-      meter: { key: meter.key, aggregation: 'MAX', groupBy: {} },
-      from: new Date(span.from),
-      to: new Date(span.to),
-      subjects,
-      windowSize: 'DAY',
-      windowTimeZone: timeZone,
-      groupBy: [],
-      bySubject: false,
-    });
-    return rows.reduce((sum, row) => sum.plus(row.value), ZERO);
-  }
-
   return {
     /** The figures the rater stored for this customer, newest first. */
     async history(tenantId: string, customerId: string): Promise<RatedSnapshot[]> {
@@ -101,16 +115,45 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
     async forCustomer(tenantId: string, customerId: string, period: 'current' | string): Promise<Charges> {
       const customer = await catalog.getCustomer(tenantId, customerId);
       const contract = await plans.currentContract(tenantId, customerId);
+      const versions = await plans.planVersions(tenantId, contract.terms.plan);
+      const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
+      return compute({ tenantId, customer, contract, versions, meters, period, asOf: now() }, directUsageSource(store));
+    },
+
+    /**
+     * The current charges of many customers at once (the rater's path): a first pass records
+     * which usage each needs, a few grouped queries fetch it, a second pass prices it. Customers
+     * without a contract are left out.
+     */
+    async forCustomers(tenantId: string, customerIds: readonly string[]): Promise<Charges[]> {
+      const wanted = new Set(customerIds);
+      const customers = (await catalog.listCustomers(tenantId)).filter((customer) => wanted.has(customer.id));
+      const contracts = await plans.currentContracts(tenantId);
+      const versionsByPlan = await plans.allPlanVersions(tenantId);
+      const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
       const asOf = now();
-      let billing: BillingPeriod;
-      try {
-        billing =
-          period === 'current'
-            ? billingPeriodContaining(new Date(asOf), customer.timezone, customer.billingAnchorDay)
-            : billingPeriodForDate(period, customer.timezone, customer.billingAnchorDay);
-      } catch (error) {
-        throw new InvalidRequestError(error instanceof Error ? error.message : 'invalid period', 'period');
-      }
+      const periods = new Map<string, PeriodFacts>();
+      const contexts = customers.flatMap((customer) => {
+        const contract = contracts.get(customer.id);
+        const versions = contract ? versionsByPlan.get(contract.terms.plan) : undefined;
+        return contract && versions ? [{ tenantId, customer, contract, versions, meters, period: 'current', asOf, periods }] : [];
+      });
+      const recorder = recordingUsageSource();
+      for (const context of contexts) await compute(context, recorder, false);
+      const source = await batchedUsageSource(store, tenantId, recorder.requests);
+      const results: Charges[] = [];
+      for (const context of contexts) results.push(await compute(context, source));
+      return results;
+    },
+  };
+
+  /** Gathers a customer's inputs through `usage` and prices them; with price false it only gathers (the recording pass). */
+  async function compute(context: RatingContext, usage: UsageSource, price: false): Promise<undefined>;
+  async function compute(context: RatingContext, usage: UsageSource, price?: true): Promise<Charges>;
+  async function compute(context: RatingContext, usage: UsageSource, price = true): Promise<Charges | undefined> {
+      const { tenantId, customer, contract, versions, meters, period, asOf } = context;
+      const customerId = customer.id;
+      const { billing, periodDays } = periodOf(customer, period, asOf, context.periods);
       const periodSpan = { from: billing.start.getTime(), to: billing.end.getTime() };
       const terms = contract.terms;
       const active = {
@@ -119,16 +162,8 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
       };
       const periodLength = periodSpan.to - periodSpan.from;
       const activeLength = Math.max(0, active.to - active.from);
-      const versions = await plans.planVersions(tenantId, terms.plan);
       const spans = activeLength > 0 ? versionSpans(versions, active) : [];
-      const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
       const subjects = customer.subjects;
-      const periodDays = Math.round(
-        DateTime.fromJSDate(billing.end, { zone: customer.timezone })
-          .startOf('day')
-          .diff(DateTime.fromJSDate(billing.start, { zone: customer.timezone }).startOf('day'), 'days').days,
-      );
-
       // Charges in the order the newest version lists them, then any only older versions had.
       const chargeOrder: string[] = [];
       for (const span of [...spans].reverse()) {
@@ -152,19 +187,12 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
           const meter = charge.meter !== undefined ? meters.get(charge.meter) : undefined;
           if (!meter) throw new InvalidRequestError(`charge ${key} meters ${charge.meter ?? 'nothing'}, which does not exist`, 'plan');
           if (price.model === 'percentage') {
-            const rows = await eventValues(store, {
-              tenantId,
-              meterKey: meter.key,
-              subjects,
-              from: toClickHouseTime(new Date(span.from)),
-              to: toClickHouseTime(new Date(span.to)),
-            });
-            segments.push({ ...base, events: rows.map((row) => row.value) });
+            segments.push({ ...base, events: await usage.events(tenantId, meter, subjects, span) });
           } else if (charge.proration === 'daily') {
-            const maxima = await dailyMaxima(tenantId, meter, subjects, span, customer.timezone);
+            const maxima = new D(await usage.dailyMaxSum(tenantId, meter, subjects, span, customer.timezone));
             segments.push({ ...base, quantity: format(periodDays > 0 ? maxima.div(periodDays) : ZERO) });
           } else {
-            segments.push({ ...base, quantity: await quantity(tenantId, meter, subjects, span) });
+            segments.push({ ...base, quantity: await usage.total(tenantId, meter, subjects, span) });
           }
         }
         chargeInputs.push({ key, ...(chargeDefs.get(key)?.category ? { category: chargeDefs.get(key)?.category as string } : {}), segments });
@@ -189,8 +217,8 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
             shareByCharge[key] = '1';
           } else if (additive && meter) {
             // Usage that adds up: the share of the quantity used inside the discount's validity.
-            const part = new D(await quantity(tenantId, meter, subjects, inside));
-            const whole = new D(await quantity(tenantId, meter, subjects, active));
+            const part = new D(await usage.total(tenantId, meter, subjects, inside));
+            const whole = new D(await usage.total(tenantId, meter, subjects, active));
             shareByCharge[key] = whole.isZero() ? '0' : format(part.div(whole));
           } else {
             // Fixed fees and gauges: the share of the covered time.
@@ -205,6 +233,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
         });
       }
 
+      if (!price) return undefined;
       const currency = versions.at(-1)?.currency ?? customer.currency;
       const statement = buildStatement({
         currency,
@@ -239,8 +268,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
         plan: terms.plan,
         ...(forecast ? { forecast } : {}),
       };
-    },
-  };
+  }
 }
 
 export type ChargesService = ReturnType<typeof buildCharges>;

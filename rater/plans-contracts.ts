@@ -58,6 +58,30 @@ const customersOnPlanQuery = defineQuery({
   row: z.object({ customer_id: z.string() }),
 });
 
+const allPlanVersionsQuery = defineQuery({
+  name: 'rater.allPlanVersions',
+  sql: (t) => `SELECT plan_key, version, name, currency, charges, effective_from, created_at
+    FROM ${t('plan_versions')} WHERE tenant_id = {tenantId:String} ORDER BY plan_key, version`,
+  params: z.object({ tenantId: z.string() }),
+  row: planRow,
+});
+
+const currentContractsQuery = defineQuery({
+  name: 'rater.currentContracts',
+  sql: (t) => `SELECT customer_id, version, terms, created_at, created_by, reason
+    FROM ${t('contract_versions')} WHERE tenant_id = {tenantId:String}
+    ORDER BY customer_id, version DESC LIMIT 1 BY customer_id`,
+  params: z.object({ tenantId: z.string() }),
+  row: z.object({
+    customer_id: z.string(),
+    version: z.coerce.number(),
+    terms: z.string(),
+    created_at: z.string(),
+    created_by: z.string(),
+    reason: z.string(),
+  }),
+});
+
 function toPlanVersion(row: z.infer<typeof planRow>): PlanVersion {
   return {
     key: row.plan_key,
@@ -201,6 +225,34 @@ export function buildPlansContracts({ store, catalog, now = Date.now, onTermsCha
         createdBy: row.created_by,
         reason: row.reason,
       }));
+    },
+
+    /** Every plan's versions, oldest first, by plan key. */
+    async allPlanVersions(tenantId: string): Promise<Map<string, PlanVersion[]>> {
+      const byPlan = new Map<string, PlanVersion[]>();
+      for (const row of await allPlanVersionsQuery(store, { tenantId })) {
+        const list = byPlan.get(row.plan_key) ?? [];
+        list.push(toPlanVersion(row));
+        byPlan.set(row.plan_key, list);
+      }
+      return byPlan;
+    },
+
+    /** Every customer's current contract, by customer id. */
+    async currentContracts(tenantId: string): Promise<Map<string, ContractVersion>> {
+      return new Map(
+        (await currentContractsQuery(store, { tenantId })).map((row) => [
+          row.customer_id,
+          {
+            customerId: row.customer_id,
+            version: row.version,
+            terms: contractInput.parse(JSON.parse(row.terms)),
+            createdAt: fromClickHouseTime(row.created_at).toISOString(),
+            createdBy: row.created_by,
+            reason: row.reason,
+          },
+        ]),
+      );
     },
 
     async currentContract(tenantId: string, customerId: string): Promise<ContractVersion> {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { NotFoundError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
@@ -66,7 +65,8 @@ export interface RatingLoopDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly subjectOwners: (tenantId: string) => Promise<ReadonlyMap<string, string>>;
-  readonly rate: (tenantId: string, customerId: string) => Promise<Charges>;
+  /** Rates many customers of one tenant at once; customers without a contract are left out. */
+  readonly rate: (tenantId: string, customerIds: readonly string[]) => Promise<Charges[]>;
   readonly intervalMs: number;
   readonly now?: () => number;
 }
@@ -117,17 +117,24 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
     const started = performance.now();
     const upTo = now();
     await collect(upTo);
-    const batch = [...dirty.entries()];
-    dirty.clear();
-    for (const [key, since] of batch) {
+    const byTenant = new Map<string, Map<string, number>>();
+    for (const [key, since] of dirty) {
       const [tenantId, customerId] = key.split('\u0000') as [string, string];
+      const customers = byTenant.get(tenantId) ?? new Map<string, number>();
+      customers.set(customerId, since);
+      byTenant.set(tenantId, customers);
+    }
+    dirty.clear();
+    for (const [tenantId, customers] of byTenant) {
       try {
-        const charges = await rate(tenantId, customerId);
+        const rated = await rate(tenantId, [...customers.keys()]);
         const ratedAt = now();
-        await insertRows(store, 'rated_charges', [
-          {
+        await insertRows(
+          store,
+          'rated_charges',
+          rated.map((charges) => ({
             tenant_id: tenantId,
-            customer_id: customerId,
+            customer_id: charges.customerId,
             period_start: toClickHouseTime(new Date(charges.periodStart)),
             period_end: toClickHouseTime(new Date(charges.periodEnd)),
             rated_at: toClickHouseTime(new Date(ratedAt)),
@@ -136,15 +143,17 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
             tax: charges.tax,
             total: charges.total,
             statement: JSON.stringify(charges),
-          },
-        ]);
-        metrics.customersRated.inc();
-        if (Number.isFinite(since)) metrics.eventToRatedLag.observe(Math.max(0, ratedAt - since) / 1000);
+          })),
+        );
+        metrics.customersRated.inc(rated.length);
+        for (const charges of rated) {
+          const since = customers.get(charges.customerId);
+          if (since !== undefined && Number.isFinite(since)) metrics.eventToRatedLag.observe(Math.max(0, ratedAt - since) / 1000);
+        }
       } catch (error) {
-        if (error instanceof NotFoundError) continue; // no contract (yet): nothing to rate
-        metrics.ratingFailures.inc();
-        log.warn({ err: error, tenantId, customerId }, 'rating failed; retrying next cycle');
-        mark(tenantId, customerId, since);
+        metrics.ratingFailures.inc(customers.size);
+        log.warn({ err: error, tenantId, customers: customers.size }, 'rating failed; retrying next cycle');
+        for (const [customerId, since] of customers) mark(tenantId, customerId, since);
       }
     }
     watermark = upTo;

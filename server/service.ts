@@ -157,7 +157,7 @@ export async function startService(config: Config, log: Logger, options: Service
         log,
         metrics,
         subjectOwners: (tenantId) => catalog.subjectOwners(tenantId),
-        rate: (tenantId, customerId) => charges.forCustomer(tenantId, customerId, 'current'),
+        rate: (tenantId, customerIds) => charges.forCustomers(tenantId, customerIds),
         intervalMs: config.raterIntervalMs,
         now,
       });

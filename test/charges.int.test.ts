@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCatalog } from '../catalog/index.js';
+import { createLogger } from '../platform/logger.js';
+import { buildCharges, buildPlansContracts } from '../rater/index.js';
 import { cloudEvent, expectStatus } from './support/fixtures.js';
 import { startTestService, type TestService } from './support/service.js';
 
@@ -122,6 +125,32 @@ describe('charges', () => {
       ['Commitment: minimum-commitment', '223.00', '16.73'],
     ]);
     expect(invoice.body.total).toBe('430.01');
+  });
+
+  it('prices many customers in bulk exactly as one at a time', async () => {
+    // A second customer with several subjects, so the bulk path must combine subjects per meter.
+    await expectStatus(
+      svc.request('POST', '/v1/customers', { key, body: { id: 'multi', name: 'Multi', timezone: 'Asia/Kolkata', currency: 'USD', subjects: ['m1', 'm2', 'm3'] } }),
+      201,
+    );
+    await expectStatus(svc.request('PUT', '/v1/customers/multi/contract', { key, body: { plan: 'msp', startsAt: '2026-11-05T10:30:00Z' } }), 200);
+    const events = ['m1', 'm2', 'm3'].flatMap((subject, i) => [
+      cloudEvent({ type: 'inventory', subject, time: `2026-11-1${i}T06:00:00Z`, data: { devices: 3 + i } }),
+      cloudEvent({ type: 'inventory', subject, time: `2026-11-2${i}T06:00:00Z`, data: { devices: 7 - i } }),
+      cloudEvent({ type: 'backup', subject, time: `2026-11-0${6 + i}T06:00:00Z`, data: { gb: `${12.5 * (i + 1)}` } }),
+    ]);
+    await expectStatus(svc.request('POST', '/v1/events', { key, body: events }), 202);
+    const log = createLogger('silent');
+    const { store } = svc.service;
+    const catalog = buildCatalog({ store, log, cacheTtlMs: 0, now: () => NOW });
+    const plans = buildPlansContracts({ store, catalog, now: () => NOW });
+    const charges = buildCharges({ store, catalog, plans, now: () => NOW });
+    const bulk = await charges.forCustomers('default', ['acme', 'multi', 'bare-or-missing']);
+    expect(bulk.map((statement) => statement.customerId).sort()).toEqual(['acme', 'multi']);
+    for (const statement of bulk) {
+      expect(statement).toEqual(await charges.forCustomer('default', statement.customerId, 'current'));
+    }
+    expect(bulk.find((statement) => statement.customerId === 'multi')?.total).not.toBe('0.00');
   });
 
   it('answers 404 without a contract and keeps customer keys to their own charges', async () => {

@@ -1,0 +1,221 @@
+import { Decimal } from 'decimal.js';
+import { z } from 'zod';
+import { queryMeterTotals, queryMeterUsage } from '../aggregator/index.js';
+import type { Meter } from '../catalog/index.js';
+import { defineQuery, selectRows, settingsClause, type Store } from '../platform/store.js';
+import { toClickHouseTime } from '../platform/time.js';
+
+/** Half-open span of instants, in epoch milliseconds, on whole minutes. */
+export interface Span {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * The usage figures a statement needs. One implementation asks the store per call; the batched
+ * one answers many customers' calls from a few grouped queries.
+ */
+export interface UsageSource {
+  /** The meter's aggregate over the span for these subjects ('0' when nothing was metered). */
+  total(tenantId: string, meter: Meter, subjects: readonly string[], span: Span): Promise<string>;
+  /** The sum, over the local days of the span, of each day's maximum (days without readings add 0). */
+  dailyMaxSum(tenantId: string, meter: Meter, subjects: readonly string[], span: Span, timeZone: string): Promise<string>;
+  /** Individual event values in time order. */
+  events(tenantId: string, meter: Meter, subjects: readonly string[], span: Span): Promise<string[]>;
+}
+
+const eventValues = defineQuery({
+  name: 'rater.eventValues',
+  sql: (t) => `SELECT toString(value) AS value FROM ${t('events')}
+    WHERE tenant_id = {tenantId:String} AND meter_key = {meterKey:String} AND subject IN {subjects:Array(String)}
+      AND time >= {from:DateTime64(3, 'UTC')} AND time < {to:DateTime64(3, 'UTC')}
+    ORDER BY time, event_id`,
+  params: z.object({ tenantId: z.string(), meterKey: z.string(), subjects: z.array(z.string()), from: z.string(), to: z.string() }),
+  row: z.object({ value: z.string() }),
+});
+
+export function directUsageSource(store: Store): UsageSource {
+  return {
+    async total(tenantId, meter, subjects, span) {
+      const [total] = await queryMeterTotals(store, tenantId, [meter], subjects, new Date(span.from), new Date(span.to));
+      return total?.value ?? '0';
+    },
+    async dailyMaxSum(tenantId, meter, subjects, span, timeZone) {
+      const rows = await queryMeterUsage(store, {
+        tenantId,
+        meter: { key: meter.key, aggregation: 'MAX', groupBy: {} },
+        from: new Date(span.from),
+        to: new Date(span.to),
+        subjects,
+        windowSize: 'DAY',
+        windowTimeZone: timeZone,
+        groupBy: [],
+        bySubject: false,
+      });
+      return rows.reduce((sum, row) => sum.plus(row.value), new Decimal(0)).toFixed();
+    },
+    async events(tenantId, meter, subjects, span) {
+      const rows = await eventValues(store, {
+        tenantId,
+        meterKey: meter.key,
+        subjects: [...subjects],
+        from: toClickHouseTime(new Date(span.from)),
+        to: toClickHouseTime(new Date(span.to)),
+      });
+      return rows.map((row) => row.value);
+    },
+  };
+}
+
+type Request =
+  | { kind: 'total'; meter: Meter; span: Span; subjects: readonly string[] }
+  | { kind: 'daily'; meter: Meter; span: Span; subjects: readonly string[]; timeZone: string };
+
+/** Records what a computation asks for, answering zeros, so the answers can be fetched in bulk. */
+export function recordingUsageSource(): UsageSource & { readonly requests: Request[] } {
+  const requests: Request[] = [];
+  return {
+    requests,
+    async total(_tenantId, meter, subjects, span) {
+      requests.push({ kind: 'total', meter, span, subjects });
+      return '0';
+    },
+    async dailyMaxSum(_tenantId, meter, subjects, span, timeZone) {
+      requests.push({ kind: 'daily', meter, span, subjects, timeZone });
+      return '0';
+    },
+    async events() {
+      return [];
+    },
+  };
+}
+
+interface SubjectFigures {
+  sum: string;
+  count: string;
+  max: string;
+  min: string;
+  latest: string;
+  latestTime: string;
+  unique: string;
+}
+
+const Exact = Decimal.clone({ precision: 80, toExpNeg: -100, toExpPos: 100 });
+const AvgDecimal = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN });
+
+/** Combines one meter's per-subject figures into the customer's, exactly as one query over all its subjects would. */
+function combine(meter: Meter, figures: readonly SubjectFigures[]): string | undefined {
+  if (figures.length === 0) return '0';
+  switch (meter.aggregation) {
+    case 'SUM':
+      return figures.reduce((sum, f) => sum.plus(f.sum), new Exact(0)).toFixed();
+    case 'COUNT':
+      return figures.reduce((sum, f) => sum.plus(f.count), new Exact(0)).toFixed();
+    case 'MAX':
+      return Exact.max(...figures.map((f) => f.max)).toFixed();
+    case 'MIN':
+      return Exact.min(...figures.map((f) => f.min)).toFixed();
+    case 'LATEST':
+      return [...figures].sort((a, b) => (a.latestTime < b.latestTime ? 1 : a.latestTime > b.latestTime ? -1 : 0))[0]?.latest;
+    case 'AVG': {
+      const sum = figures.reduce((total, f) => total.plus(f.sum), new Exact(0));
+      const count = figures.reduce((total, f) => total.plus(f.count), new Exact(0));
+      return new AvgDecimal(sum.toFixed()).div(count.toFixed()).toDecimalPlaces(9).toFixed();
+    }
+    case 'UNIQUE_COUNT':
+      // Distinct values do not add up across subjects; one subject's figure is exact.
+      return figures.length === 1 ? figures[0]?.unique : undefined;
+  }
+}
+
+/**
+ * Answers the recorded requests of many customers from one grouped query per distinct span
+ * (most customers share their period and price changes), splitting by subject and meter, then
+ * combines subjects per customer. What cannot be combined exactly falls back to direct queries.
+ */
+export async function batchedUsageSource(store: Store, tenantId: string, requests: readonly Request[]): Promise<UsageSource> {
+  const direct = directUsageSource(store);
+  const totals = new Map<string, Map<string, SubjectFigures>>();
+  const daily = new Map<string, Map<string, Map<number, string>>>();
+  const spanKey = (span: Span, timeZone = '') => `${span.from}:${span.to}:${timeZone}`;
+
+  const groups = new Map<string, { span: Span; timeZone?: string; meters: Set<string>; subjects: Set<string> }>();
+  for (const request of requests) {
+    const key = `${request.kind}:${spanKey(request.span, request.kind === 'daily' ? request.timeZone : '')}`;
+    const group = groups.get(key) ?? {
+      span: request.span,
+      ...(request.kind === 'daily' ? { timeZone: request.timeZone } : {}),
+      meters: new Set<string>(),
+      subjects: new Set<string>(),
+    };
+    group.meters.add(request.meter.key);
+    for (const subject of request.subjects) group.subjects.add(subject);
+    groups.set(key, group);
+  }
+
+  const projection = settingsClause({ optimize_use_projections: 1 });
+  for (const [key, group] of groups) {
+    const params = {
+      tenantId,
+      meterKeys: [...group.meters],
+      subjects: [...group.subjects],
+      from: toClickHouseTime(new Date(group.span.from)),
+      to: toClickHouseTime(new Date(group.span.to)),
+      tz: group.timeZone ?? 'UTC',
+    };
+    const where = `tenant_id = {tenantId:String} AND meter_key IN {meterKeys:Array(String)} AND subject IN {subjects:Array(String)}
+      AND toStartOfMinute(time) >= {from:DateTime64(3, 'UTC')} AND toStartOfMinute(time) < {to:DateTime64(3, 'UTC')}`;
+    if (key.startsWith('total:')) {
+      const rows = await selectRows<SubjectFigures & { subject: string; meter_key: string }>(
+        store,
+        `SELECT subject, meter_key, toString(sum(value)) AS sum, toString(count()) AS count, toString(max(value)) AS max,
+            toString(min(value)) AS min, toString(argMax(value, time)) AS latest, toString(max(time)) AS latestTime,
+            toString(uniqExact(value_key)) AS unique
+          FROM ${store.table('events')} WHERE ${where} GROUP BY subject, meter_key ${projection}`,
+        params,
+      );
+      const bySubjectMeter = new Map<string, SubjectFigures>();
+      for (const row of rows) bySubjectMeter.set(`${row.meter_key}\u0000${row.subject}`, row);
+      totals.set(spanKey(group.span), bySubjectMeter);
+    } else {
+      const rows = await selectRows<{ subject: string; meter_key: string; day: string; max: string }>(
+        store,
+        `SELECT subject, meter_key, toString(toUnixTimestamp(toStartOfDay(toStartOfMinute(time), {tz:String}))) AS day, toString(max(value)) AS max
+          FROM ${store.table('events')} WHERE ${where} GROUP BY subject, meter_key, day ${projection}`,
+        params,
+      );
+      const byMeter = new Map<string, Map<number, string>>();
+      for (const row of rows) {
+        const days = byMeter.get(`${row.meter_key}\u0000${row.subject}`) ?? new Map<number, string>();
+        days.set(Number(row.day), row.max);
+        byMeter.set(`${row.meter_key}\u0000${row.subject}`, days);
+      }
+      daily.set(spanKey(group.span, group.timeZone), byMeter);
+    }
+  }
+
+  return {
+    async total(tenant, meter, subjects, span) {
+      const figures = totals.get(spanKey(span));
+      if (!figures) return direct.total(tenant, meter, subjects, span);
+      const found = subjects.flatMap((subject) => {
+        const entry = figures.get(`${meter.key}\u0000${subject}`);
+        return entry ? [entry] : [];
+      });
+      return combine(meter, found) ?? direct.total(tenant, meter, subjects, span);
+    },
+    async dailyMaxSum(tenant, meter, subjects, span, timeZone) {
+      const byMeter = daily.get(spanKey(span, timeZone));
+      if (!byMeter) return direct.dailyMaxSum(tenant, meter, subjects, span, timeZone);
+      const perDay = new Map<number, InstanceType<typeof Exact>>();
+      for (const subject of subjects) {
+        for (const [day, max] of byMeter.get(`${meter.key}\u0000${subject}`) ?? []) {
+          const current = perDay.get(day);
+          perDay.set(day, current === undefined ? new Exact(max) : Exact.max(current, max));
+        }
+      }
+      return [...perDay.values()].reduce((sum, value) => sum.plus(value), new Exact(0)).toFixed();
+    },
+    events: (tenant, meter, subjects, span) => direct.events(tenant, meter, subjects, span),
+  };
+}
