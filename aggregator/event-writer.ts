@@ -29,6 +29,8 @@ export interface EventWriterDeps {
   readonly insertAttempts?: number;
   readonly retryBaseDelayMs?: number;
   readonly onFlush?: (stats: FlushStats) => void;
+  /** Told of the events a flush stored, before their requests are answered. */
+  readonly onStored?: (events: readonly MeteredEvent[]) => void;
 }
 
 interface Submission {
@@ -44,7 +46,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * at a time, so the duplicate check and the insert that follows it cannot race another flush.
  */
 export function buildEventWriter(deps: EventWriterDeps): EventLog {
-  const { sink, log, maxBatchEvents, maxWaitMs, onFlush } = deps;
+  const { sink, log, maxBatchEvents, maxWaitMs, onFlush, onStored } = deps;
   const insertAttempts = deps.insertAttempts ?? 4;
   const retryBaseDelayMs = deps.retryBaseDelayMs ?? 100;
   const queue: Submission[] = [];
@@ -118,6 +120,7 @@ export function buildEventWriter(deps: EventWriterDeps): EventLog {
       });
       const written = fresh.length > 0 ? await insertWithRetry(fresh) : { attempts: 0, rows: 0 };
       attempts = written.attempts;
+      if (fresh.length > 0) onStored?.(fresh);
       batch.forEach((submission, index) => submission.resolve({ duplicates: duplicatesBySubmission[index] as Set<number> }));
       onFlush?.({
         events: all.length,

@@ -28,6 +28,8 @@ export interface KafkaAggregatorDeps {
    * committed. The crash tests make it kill the process right there.
    */
   readonly afterInsert?: (inserted: number) => void;
+  /** Told of the events each insert stored. */
+  readonly onStored?: (events: readonly MeteredEvent[]) => void;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -132,6 +134,7 @@ export function buildKafkaAggregator(deps: KafkaAggregatorDeps) {
       if (duplicates > 0) metrics.dedupeHits.inc(duplicates);
       metrics.insertBatchEvents.observe(part.length);
       metrics.insertDuration.observe((performance.now() - started) / 1000);
+      if (outcome.plan.fresh.length > 0) deps.onStored?.(outcome.plan.fresh);
       afterInsert?.(outcome.plan.fresh.length);
     }
 

@@ -24,6 +24,8 @@ export interface ChargesDeps {
   readonly catalog: Pick<Catalog, 'getCustomer' | 'listMeters' | 'listCustomers'>;
   readonly plans: PlansContracts;
   readonly now?: () => number;
+  /** The rater's latest figure for a customer while nothing changed since, if this process rates. */
+  readonly cached?: (tenantId: string, customerId: string, subjects: readonly string[], asOf: number) => Charges | undefined;
 }
 
 export interface Charges extends Statement {
@@ -104,7 +106,7 @@ function versionSpans(versions: readonly PlanVersion[], active: Span): Array<Spa
 }
 
 /** The charges of a customer's billing period, computed from the rollups on request. */
-export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesDeps) {
+export function buildCharges({ store, catalog, plans, now = Date.now, cached }: ChargesDeps) {
   return {
     /** The figures the rater stored for this customer, newest first. */
     async history(tenantId: string, customerId: string): Promise<RatedSnapshot[]> {
@@ -114,10 +116,15 @@ export function buildCharges({ store, catalog, plans, now = Date.now }: ChargesD
 
     async forCustomer(tenantId: string, customerId: string, period: 'current' | string): Promise<Charges> {
       const customer = await catalog.getCustomer(tenantId, customerId);
+      const asOf = now();
+      if (period === 'current') {
+        const known = cached?.(tenantId, customerId, customer.subjects, asOf);
+        if (known) return known;
+      }
       const contract = await plans.currentContract(tenantId, customerId);
       const versions = await plans.planVersions(tenantId, contract.terms.plan);
       const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
-      return compute({ tenantId, customer, contract, versions, meters, period, asOf: now() }, directUsageSource(store));
+      return compute({ tenantId, customer, contract, versions, meters, period, asOf }, directUsageSource(store));
     },
 
     /**

@@ -100,6 +100,8 @@ export interface PlansContractsDeps {
   readonly now?: () => number;
   /** Told which customers' terms changed, so their charges are rated again. */
   readonly onTermsChanged?: (tenantId: string, customerIds: readonly string[]) => void;
+  /** Told at once when a plan version is stored, before its customers are known. */
+  readonly onPlanVersion?: (tenantId: string) => void;
 }
 
 export type PlansContracts = ReturnType<typeof buildPlansContracts>;
@@ -108,7 +110,7 @@ export type PlansContracts = ReturnType<typeof buildPlansContracts>;
  * Plans and customer contracts, append-only and effective-dated. A plan version takes effect at
  * its effectiveFrom; a contract change is a new version carrying who made it and why.
  */
-export function buildPlansContracts({ store, catalog, now = Date.now, onTermsChanged }: PlansContractsDeps) {
+export function buildPlansContracts({ store, catalog, now = Date.now, onTermsChanged, onPlanVersion }: PlansContractsDeps) {
   const serially = createSerialQueue();
 
   async function planVersions(tenantId: string, key: string): Promise<PlanVersion[]> {
@@ -151,6 +153,7 @@ export function buildPlansContracts({ store, catalog, now = Date.now, onTermsCha
             created_by: createdBy,
           },
         ]);
+        onPlanVersion?.(tenantId);
         if (onTermsChanged) {
           const customers = await customersOnPlanQuery(store, { tenantId, plan: input.key });
           onTermsChanged(tenantId, customers.map((row) => row.customer_id));

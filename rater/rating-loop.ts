@@ -13,14 +13,21 @@ import { roundToMinorUnit } from './pricing/rounding.js';
  */
 const WATERMARK_OVERLAP_MS = 10_000;
 
+/**
+ * How long after its ingestion stamp a stored event is surely visible to queries. A customer
+ * whose last rating began this much later than its newest event already counts that event, so
+ * the overlap above does not rate it again (which would also keep it out of the read cache).
+ */
+const VISIBILITY_MARGIN_MS = 5_000;
+
 const changedSubjects = defineQuery({
   name: 'rater.changedSubjects',
-  sql: (t) => `SELECT tenant_id, subject, toString(min(ingested_at)) AS first_ingested
+  sql: (t) => `SELECT tenant_id, subject, toString(min(ingested_at)) AS first_ingested, toString(max(ingested_at)) AS last_ingested
     FROM ${t('events')}
     WHERE ingested_at > {since:DateTime64(3, 'UTC')} AND ingested_at <= {upTo:DateTime64(3, 'UTC')}
     GROUP BY tenant_id, subject`,
   params: z.object({ since: z.string(), upTo: z.string() }),
-  row: z.object({ tenant_id: z.string(), subject: z.string(), first_ingested: z.string() }),
+  row: z.object({ tenant_id: z.string(), subject: z.string(), first_ingested: z.string(), last_ingested: z.string() }),
 });
 
 const lastRated = defineQuery({
@@ -81,6 +88,12 @@ export type RatingLoop = ReturnType<typeof buildRatingLoop>;
 export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, intervalMs, now = Date.now }: RatingLoopDeps) {
   /** tenant \0 customer → when its oldest unrated change was ingested. */
   const dirty = new Map<string, number>();
+  /** tenant \0 subject → when events for it were stored in this process and not yet rated. */
+  const dirtySubjects = new Map<string, number>();
+  /** The latest rating of each customer made by this loop: answers reads while nothing changed. */
+  const latest = new Map<string, Charges>();
+  /** Customers being rated right now: their cached figure is about to be replaced. */
+  const inFlight = new Set<string>();
   let watermark: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -92,6 +105,13 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
   }
 
   async function collect(upTo: number): Promise<void> {
+    const pendingSubjects = [...dirtySubjects.entries()];
+    dirtySubjects.clear();
+    for (const [key, since] of pendingSubjects) {
+      const [tenantId, subject] = key.split('\u0000') as [string, string];
+      const customerId = (await subjectOwners(tenantId)).get(subject);
+      if (customerId !== undefined) mark(tenantId, customerId, since);
+    }
     if (watermark === undefined) {
       const [row] = await lastRated(store, {});
       // First start on this store: rate everything ever ingested once.
@@ -109,7 +129,11 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
         ownersByTenant.set(row.tenant_id, owners);
       }
       const customerId = owners.get(row.subject);
-      if (customerId !== undefined) mark(row.tenant_id, customerId, fromClickHouseTime(row.first_ingested).getTime());
+      if (customerId === undefined) continue;
+      const rated = latest.get(`${row.tenant_id}\u0000${customerId}`);
+      const newest = fromClickHouseTime(row.last_ingested).getTime();
+      if (rated && Date.parse(rated.asOf) > newest + VISIBILITY_MARGIN_MS) continue;
+      mark(row.tenant_id, customerId, fromClickHouseTime(row.first_ingested).getTime());
     }
   }
 
@@ -126,6 +150,8 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
     }
     dirty.clear();
     for (const [tenantId, customers] of byTenant) {
+      const keys = [...customers.keys()].map((customerId) => `${tenantId}\u0000${customerId}`);
+      for (const key of keys) inFlight.add(key);
       try {
         const rated = await rate(tenantId, [...customers.keys()]);
         const ratedAt = now();
@@ -147,6 +173,11 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
         );
         metrics.customersRated.inc(rated.length);
         for (const charges of rated) {
+          const key = `${tenantId}\u0000${charges.customerId}`;
+          // A change that arrived while this cycle ran keeps the customer dirty and uncached.
+          if (!dirty.has(key)) latest.set(key, charges);
+        }
+        for (const charges of rated) {
           const since = customers.get(charges.customerId);
           if (since !== undefined && Number.isFinite(since)) metrics.eventToRatedLag.observe(Math.max(0, ratedAt - since) / 1000);
         }
@@ -154,6 +185,8 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
         metrics.ratingFailures.inc(customers.size);
         log.warn({ err: error, tenantId, customers: customers.size }, 'rating failed; retrying next cycle');
         for (const [customerId, since] of customers) mark(tenantId, customerId, since);
+      } finally {
+        for (const key of keys) inFlight.delete(key);
       }
     }
     watermark = upTo;
@@ -175,7 +208,32 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
   return {
     /** A change of terms (contract, plan) for one customer: re-rate at the next cycle. */
     markCustomer(tenantId: string, customerId: string): void {
+      latest.delete(`${tenantId}\u0000${customerId}`);
       mark(tenantId, customerId, Number.POSITIVE_INFINITY);
+    },
+    /** Events stored in this process: their customers are re-rated and not served from cache meanwhile. */
+    markStored(events: ReadonlyArray<{ readonly tenantId: string; readonly subject: string }>): void {
+      const at = now();
+      for (const event of events) {
+        const key = `${event.tenantId}\u0000${event.subject}`;
+        if (!dirtySubjects.has(key)) dirtySubjects.set(key, at);
+      }
+    },
+    /** Terms changed for a whole tenant (a new plan version): nothing of it is served from cache until re-rated. */
+    invalidateTenant(tenantId: string): void {
+      for (const key of latest.keys()) if (key.startsWith(`${tenantId}\u0000`)) latest.delete(key);
+    },
+    /**
+     * The customer's current charges as last rated, when nothing has changed since: no pending
+     * events for its subjects, no pending change of terms, and the period still current.
+     */
+    cached(tenantId: string, customerId: string, subjects: readonly string[], asOf: number): Charges | undefined {
+      const key = `${tenantId}\u0000${customerId}`;
+      const charges = latest.get(key);
+      if (!charges || dirty.has(key) || inFlight.has(key)) return undefined;
+      if (subjects.some((subject) => dirtySubjects.has(`${tenantId}\u0000${subject}`))) return undefined;
+      if (asOf < Date.parse(charges.periodStart) || asOf >= Date.parse(charges.periodEnd)) return undefined;
+      return charges;
     },
     /** Runs one cycle now (tests and the shutdown path). */
     runOnce: cycle,

@@ -58,6 +58,8 @@ export async function startService(config: Config, log: Logger, options: Service
     const catalog = buildCatalog({ store, log, cacheTtlMs: config.catalogCacheTtlMs, now });
     const { generatedKey } = await catalog.ensureOperator(config.defaultTenant, config.adminKey);
     const sink = buildEventSink({ store, dedupeWindowMs: config.dedupeWindowMs, now });
+    // Built once the charges exist (below); the event paths report stored events to it.
+    let ratingLoop: RatingLoop | undefined;
 
     let eventLog: EventLog | undefined;
     if (!config.kafka) {
@@ -66,6 +68,7 @@ export async function startService(config: Config, log: Logger, options: Service
         log,
         maxBatchEvents: config.batchMaxEvents,
         maxWaitMs: config.batchMaxWaitMs,
+        onStored: (events) => ratingLoop?.markStored(events),
         onFlush: (stats) => {
           metrics.insertDuration.observe(stats.seconds);
           metrics.insertBatchEvents.observe(stats.events);
@@ -105,6 +108,7 @@ export async function startService(config: Config, log: Logger, options: Service
           retryMaxMs: kafkaConfig.storeRetryMaxMs,
           concurrency: kafkaConfig.concurrency,
           maxInsertEvents: kafkaConfig.maxBatchEvents,
+          onStored: (events) => ratingLoop?.markStored(events),
           ...(options.afterInsert ? { afterInsert: options.afterInsert } : {}),
         });
         await aggregator.start();
@@ -141,7 +145,6 @@ export async function startService(config: Config, log: Logger, options: Service
           onOutcome: (outcome, count) => metrics.ingestEvents.labels(outcome).inc(count),
         })
       : undefined;
-    let ratingLoop: RatingLoop | undefined;
     const plans = buildPlansContracts({
       store,
       catalog,
@@ -149,8 +152,15 @@ export async function startService(config: Config, log: Logger, options: Service
       onTermsChanged: (tenantId, customerIds) => {
         for (const customerId of customerIds) ratingLoop?.markCustomer(tenantId, customerId);
       },
+      onPlanVersion: (tenantId) => ratingLoop?.invalidateTenant(tenantId),
     });
-    const charges = buildCharges({ store, catalog, plans, now });
+    const charges = buildCharges({
+      store,
+      catalog,
+      plans,
+      now,
+      cached: (tenantId, customerId, subjects, asOf) => ratingLoop?.cached(tenantId, customerId, subjects, asOf),
+    });
     if (config.roles.has('rater')) {
       const loop = buildRatingLoop({
         store,

@@ -65,4 +65,43 @@ describe('continuous rating', () => {
     expect(Number(/^meterline_rater_event_to_rated_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/^meterline_rater_cycle_duration_seconds_count \d+$/m);
   });
+
+  it('answers charges from the latest rating while nothing changed, and never a stale figure after a change', async () => {
+    await waitFor(async () => ((await latest('acme'))?.total === '1.50' ? true : undefined), 'a settled rating', 20_000);
+    const before = await expectStatus(svc.request('GET', '/v1/customers/acme/charges', { key }), 200);
+    // Right after an accepted event, the read reflects it: the stored events mark the customer.
+    await expectStatus(svc.request('POST', '/v1/events', { key, body: Array.from({ length: 4 }, () => cloudEvent({ type: 'api.call', subject: 'acme-1' })) }), 202);
+    const after = await expectStatus(svc.request('GET', '/v1/customers/acme/charges', { key }), 200);
+    expect(after.body.total).toBe('2.00');
+    expect(before.body.total).toBe('1.50');
+    // Once rated and settled (the rater looks back a few seconds for late-visible events),
+    // reads come from the rating: its asOf is the rating's, not the request's.
+    await waitFor(async () => ((await latest('acme'))?.total === '2.00' ? true : undefined), 'the new rating', 20_000);
+    await waitFor(async () => {
+      const a = await svc.request('GET', '/v1/customers/acme/charges', { key });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const b = await svc.request('GET', '/v1/customers/acme/charges', { key });
+      return a.body.asOf === b.body.asOf ? true : undefined;
+    }, 'reads served from the rating', 30_000);
+    const first = await expectStatus(svc.request('GET', '/v1/customers/acme/charges', { key }), 200);
+    const second = await expectStatus(svc.request('GET', '/v1/customers/acme/charges', { key }), 200);
+    expect(second.body.asOf).toBe(first.body.asOf);
+    expect(second.body.total).toBe('2.00');
+    // A new plan version is never answered from the old rating.
+    await expectStatus(
+      svc.request('POST', '/v1/plans', {
+        key,
+        body: {
+          key: 'api',
+          name: 'API',
+          currency: 'EUR',
+          charges: [{ key: 'calls', meter: 'calls', price: { model: 'unit', unitAmount: '0.50' } }],
+          effectiveFrom: '2026-01-02T00:00:00Z',
+        },
+      }),
+      201,
+    );
+    const repriced = await expectStatus(svc.request('GET', '/v1/customers/acme/charges', { key }), 200);
+    expect(repriced.body.total).toBe('4.00');
+  });
 });
