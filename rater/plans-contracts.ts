@@ -129,7 +129,9 @@ export function buildPlansContracts({ store, catalog, now = Date.now, onTermsCha
         const existing = await planVersions(tenantId, input.key);
         const latest = existing.at(-1);
         const createdAt = new Date(now());
-        const effectiveFrom = input.effectiveFrom ? new Date(input.effectiveFrom) : createdAt;
+        // By default a version takes effect at the next whole minute: usage is kept per minute,
+        // and nothing already metered is re-priced.
+        const effectiveFrom = input.effectiveFrom ? new Date(input.effectiveFrom) : new Date(Math.ceil(createdAt.getTime() / 60_000) * 60_000);
         if (latest && latest.currency !== input.currency) {
           throw new InvalidRequestError(`plan ${input.key} is priced in ${latest.currency}; a new version cannot change the currency`, 'currency');
         }

@@ -7,7 +7,11 @@ const slug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters');
 
-const instant = z.iso.datetime({ offset: true, error: 'an RFC 3339 date-time with an offset, such as 2026-12-01T00:00:00Z' });
+// Usage is kept per minute, so terms change on whole minutes: an instant inside a minute would
+// split usage that the rollups cannot split.
+const instant = z.iso
+  .datetime({ offset: true, error: 'an RFC 3339 date-time with an offset, such as 2026-12-01T00:00:00Z' })
+  .refine((text) => Date.parse(text) % 60_000 === 0, 'must fall on a whole minute (usage is kept per minute)');
 const decimalText = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative decimal string such as "12.5"');
 const percentText = decimalText.refine((text) => new Decimal(text).lte(100), 'a percentage from 0 to 100');
 

@@ -66,6 +66,9 @@ describe('plans and contracts', () => {
     const early = await svc.request('POST', '/v1/plans', { key, body: plan({ effectiveFrom: '2026-11-01T00:00:00Z' }) });
     expect(early.status).toBe(400);
     expect(early.body.error.details[0].path).toBe('effectiveFrom');
+    const midMinute = await svc.request('POST', '/v1/plans', { key, body: plan({ effectiveFrom: '2026-12-01T00:00:30.5Z' }) });
+    expect(midMinute.status).toBe(400);
+    expect(midMinute.body.error.details[0]).toMatchObject({ path: 'body.effectiveFrom', message: expect.stringMatching(/whole minute/) });
     const euros = await svc.request('POST', '/v1/plans', { key, body: plan({ currency: 'EUR', effectiveFrom: '2026-12-01T00:00:00Z' }) });
     expect(euros.status).toBe(400);
     expect(euros.body.error.details[0].path).toBe('currency');
@@ -129,6 +132,7 @@ describe('plans and contracts', () => {
     expect(await path('acme', { ...base, discounts: [{ percent: '5', amount: '3' }] })).toEqual([400, 'body.discounts.0.percent']);
     expect(await path('acme', { ...base, endsAt: '2026-10-01T00:00:00Z' })).toEqual([400, 'body.endsAt']);
     expect(await path('acme', { ...base, taxRates: [{ name: 'x', percent: '101' }] })).toEqual([400, 'body.taxRates.0.percent']);
+    expect(await path('acme', { ...base, startsAt: '2026-11-01T00:00:30Z' })).toEqual([400, 'body.startsAt']);
     expect((await svc.request('PUT', '/v1/customers/nobody/contract', { key, body: base })).status).toBe(404);
     expect((await svc.request('GET', '/v1/customers/yen/contract', { key })).status).toBe(404);
   });
