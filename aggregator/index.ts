@@ -4,6 +4,7 @@ export { MIGRATIONS, type Migration } from './migrations/index.js';
 export {
   queryMeterUsage,
   queryMeterTotals,
+  averageOf,
   meterUsageStatement,
   meterTotalsStatements,
   WINDOW_SIZES,

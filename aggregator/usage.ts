@@ -11,6 +11,11 @@ export type WindowSize = (typeof WINDOW_SIZES)[number];
 /** Averages are the only aggregation that divides; they keep the stored scale, rounded half-even. */
 const AvgDecimal = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN });
 
+/** An AVG meter's value: sum / count at the stored scale (9 places), rounded half-even. */
+export function averageOf(sum: string, count: string): string {
+  return new AvgDecimal(sum).div(count).toDecimalPlaces(9).toFixed();
+}
+
 /**
  * SQL fragments picked from fixed tables by enum: nothing from a request is pasted in.
  * Every expression is computable from the usage_by_minute projection's keys and aggregates.
@@ -65,7 +70,7 @@ function valueOf(aggregation: Aggregation, row: ValueColumns): string {
     case 'LATEST':
       return row.v_latest;
     case 'AVG':
-      return new AvgDecimal(row.v_sum).div(row.v_count).toDecimalPlaces(9).toFixed();
+      return averageOf(row.v_sum, row.v_count);
   }
 }
 
@@ -231,8 +236,10 @@ export async function queryMeterTotals(
 ): Promise<MeterTotal[]> {
   if (meters.length === 0) return [];
   const statements = meterTotalsStatements(store, tenantId, meters.map((meter) => meter.key), subjects, from, to);
+  // The per-group split is asked for only when some meter has dimensions to split by.
+  const wanted = meters.some((meter) => Object.keys(meter.groupBy).length > 0) ? statements : statements.slice(0, 1);
   const [totals, groups] = await Promise.all(
-    statements.map(({ sql, params }) => selectRows<ValueColumns & { meter_key: string; group_by?: string }>(store, sql, params)),
+    wanted.map(({ sql, params }) => selectRows<ValueColumns & { meter_key: string; group_by?: string }>(store, sql, params)),
   );
   return meters.map((meter) => {
     const total = totals?.find((row) => row.meter_key === meter.key);

@@ -1,4 +1,5 @@
 import { IANAZone } from 'luxon';
+import { InvalidRequestError } from '../platform/errors.js';
 
 /** A half-open interval of instants: start is inside the period, end is the next period's start. */
 export interface BillingPeriod {
@@ -260,4 +261,18 @@ function offsetMs(zone: IANAZone, at: number): number {
   }
   // luxon reports minutes, fractional for historical offsets with seconds; they are whole seconds.
   return Math.round(minutes * 60_000);
+}
+
+/**
+ * The period an API request names: "current" (the one containing `asOf`) or a local date
+ * YYYY-MM-DD. A date that does not exist is the caller's mistake, answered as a 400.
+ */
+export function selectedBillingPeriod(selector: string, asOf: Date, timeZone: string, anchorDay: number): BillingPeriod {
+  try {
+    return selector === 'current'
+      ? billingPeriodContaining(asOf, timeZone, anchorDay)
+      : billingPeriodForDate(selector, timeZone, anchorDay);
+  } catch (error) {
+    throw new InvalidRequestError(error instanceof Error ? error.message : 'invalid period', 'period');
+  }
 }

@@ -4,6 +4,7 @@ export { API_KEY_SCOPES, type ApiKeyScope } from './api-key.js';
 export {
   billingPeriodContaining,
   billingPeriodForDate,
+  selectedBillingPeriod,
   isValidTimeZone,
   type BillingPeriod,
 } from './billing-period.js';

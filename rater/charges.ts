@@ -1,7 +1,6 @@
 import { DateTime } from 'luxon';
 import {
-  billingPeriodContaining,
-  billingPeriodForDate,
+  selectedBillingPeriod,
   type BillingPeriod,
   type Catalog,
   type Customer,
@@ -53,15 +52,7 @@ function periodOf(customer: Customer, period: string, asOf: number, memo?: Map<s
   const key = `${customer.timezone}|${customer.billingAnchorDay}|${period}|${asOf}`;
   const known = memo?.get(key);
   if (known) return known;
-  let billing: BillingPeriod;
-  try {
-    billing =
-      period === 'current'
-        ? billingPeriodContaining(new Date(asOf), customer.timezone, customer.billingAnchorDay)
-        : billingPeriodForDate(period, customer.timezone, customer.billingAnchorDay);
-  } catch (error) {
-    throw new InvalidRequestError(error instanceof Error ? error.message : 'invalid period', 'period');
-  }
+  const billing = selectedBillingPeriod(period, new Date(asOf), customer.timezone, customer.billingAnchorDay);
   const periodDays = Math.round(
     DateTime.fromJSDate(billing.end, { zone: customer.timezone })
       .startOf('day')
@@ -257,8 +248,8 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         const scale = new D(periodLength).div(elapsed);
         let projected = ZERO;
         for (const line of statement.lines) {
-          const fixed = line.charge === 'minimum-commitment' || chargeDefs.get(line.charge)?.price.model === 'flat';
           if (line.charge === 'minimum-commitment') continue;
+          const fixed = chargeDefs.get(line.charge)?.price.model === 'flat';
           projected = projected.plus(fixed ? new D(line.preciseAmount) : new D(line.preciseAmount).times(scale));
         }
         const floor = terms.minimumCommitment !== undefined ? new D(terms.minimumCommitment).times(ratio(activeLength, periodLength)) : ZERO;

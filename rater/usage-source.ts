@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { z } from 'zod';
-import { queryMeterTotals, queryMeterUsage } from '../aggregator/index.js';
+import { averageOf, queryMeterTotals, queryMeterUsage } from '../aggregator/index.js';
 import type { Meter } from '../catalog/index.js';
 import { defineQuery, selectRows, settingsClause, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
@@ -101,7 +101,6 @@ interface SubjectFigures {
 }
 
 const Exact = Decimal.clone({ precision: 80, toExpNeg: -100, toExpPos: 100 });
-const AvgDecimal = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN });
 
 /** Combines one meter's per-subject figures into the customer's, exactly as one query over all its subjects would. */
 function combine(meter: Meter, figures: readonly SubjectFigures[]): string | undefined {
@@ -120,7 +119,7 @@ function combine(meter: Meter, figures: readonly SubjectFigures[]): string | und
     case 'AVG': {
       const sum = figures.reduce((total, f) => total.plus(f.sum), new Exact(0));
       const count = figures.reduce((total, f) => total.plus(f.count), new Exact(0));
-      return new AvgDecimal(sum.toFixed()).div(count.toFixed()).toDecimalPlaces(9).toFixed();
+      return averageOf(sum.toFixed(), count.toFixed());
     }
     case 'UNIQUE_COUNT':
       // Distinct values do not add up across subjects; one subject's figure is exact.

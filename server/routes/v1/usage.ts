@@ -6,8 +6,7 @@ import {
   WINDOW_SIZES,
 } from '../../../aggregator/index.js';
 import {
-  billingPeriodContaining,
-  billingPeriodForDate,
+  selectedBillingPeriod,
   customerId,
   isValidTimeZone,
   type Catalog,
@@ -148,15 +147,7 @@ export const usageRoutes: FastifyPluginAsyncZod<UsageRouteOptions> = async (app,
       const principal = principalOf(request);
       assertCustomerVisible(principal, request.params.id);
       const customer = await catalog.getCustomer(principal.tenantId, request.params.id);
-      let period;
-      try {
-        period =
-          request.query.period === 'current'
-            ? billingPeriodContaining(new Date(now()), customer.timezone, customer.billingAnchorDay)
-            : billingPeriodForDate(request.query.period, customer.timezone, customer.billingAnchorDay);
-      } catch (error) {
-        throw new InvalidRequestError(error instanceof Error ? error.message : 'invalid period', 'period');
-      }
+      const period = selectedBillingPeriod(request.query.period, new Date(now()), customer.timezone, customer.billingAnchorDay);
       const meters = await catalog.listMeters(principal.tenantId);
       const totals = await queryMeterTotals(store, principal.tenantId, meters, customer.subjects, period.start, period.end);
       return {
