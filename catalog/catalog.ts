@@ -55,9 +55,9 @@ const findKey = defineQuery({
 
 const findTenant = defineQuery({
   name: 'catalog.findTenant',
-  sql: (t) => `SELECT id, name FROM ${t('tenants')} FINAL WHERE id = {id:String}`,
+  sql: (t) => `SELECT id, name, operations_email FROM ${t('tenants')} FINAL WHERE id = {id:String}`,
   params: z.object({ id: z.string() }),
-  row: z.object({ id: z.string(), name: z.string() }),
+  row: z.object({ id: z.string(), name: z.string(), operations_email: z.string() }),
 });
 
 const meterRow = z.object({
@@ -85,12 +85,13 @@ const customerRow = z.object({
   currency: z.string(),
   billing_anchor_day: z.coerce.number(),
   subjects: z.array(z.string()),
+  billing_contacts: z.array(z.string()),
   created_at: z.string(),
 });
 
 const findCustomerQuery = defineQuery({
   name: 'catalog.findCustomer',
-  sql: (t) => `SELECT id, name, timezone, currency, billing_anchor_day, subjects, created_at
+  sql: (t) => `SELECT id, name, timezone, currency, billing_anchor_day, subjects, billing_contacts, created_at
     FROM ${t('customers')} FINAL WHERE tenant_id = {tenantId:String} AND id = {id:String}`,
   params: z.object({ tenantId: z.string(), id: z.string() }),
   row: customerRow,
@@ -106,7 +107,7 @@ const allSubjectOwners = defineQuery({
 
 const listCustomersQuery = defineQuery({
   name: 'catalog.listCustomers',
-  sql: (t) => `SELECT id, name, timezone, currency, billing_anchor_day, subjects, created_at
+  sql: (t) => `SELECT id, name, timezone, currency, billing_anchor_day, subjects, billing_contacts, created_at
     FROM ${t('customers')} FINAL WHERE tenant_id = {tenantId:String} ORDER BY id`,
   params: z.object({ tenantId: z.string() }),
   row: customerRow,
@@ -140,6 +141,7 @@ function toCustomer(row: z.infer<typeof customerRow>): Customer {
     currency: row.currency,
     billingAnchorDay: row.billing_anchor_day,
     subjects: row.subjects,
+    billingContacts: row.billing_contacts,
     createdAt: fromClickHouseTime(row.created_at).toISOString(),
   };
 }
@@ -277,7 +279,7 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
         const [existing] = await findTenant(store, { id: input.id });
         if (existing) throw new ConflictError(`tenant ${input.id} already exists`);
         await insertRows(store, 'tenants', [
-          { id: input.id, name: input.name, created_at: toClickHouseTime(new Date(now())) },
+          { id: input.id, name: input.name, operations_email: input.operationsEmail ?? '', created_at: toClickHouseTime(new Date(now())) },
         ]);
         const { keyId, token } = await insertKey(input.id, 'admin', undefined);
         tenantCache.delete(input.id);
@@ -348,6 +350,12 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
       return owners;
     },
 
+    /** The tenant's operations address, if it gave one. */
+    async operationsEmail(tenantId: string): Promise<string | undefined> {
+      const [tenant] = await findTenant(store, { id: tenantId });
+      return tenant?.operations_email ? tenant.operations_email : undefined;
+    },
+
     async tenantExists(id: string): Promise<boolean> {
       const cached = tenantCache.get(id);
       if (fresh(cached)) return cached.value;
@@ -382,6 +390,7 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
             currency: input.currency,
             billing_anchor_day: input.billingAnchorDay,
             subjects,
+            billing_contacts: input.billingContacts,
             created_at: toClickHouseTime(createdAt),
           },
         ]);
@@ -393,6 +402,7 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
           currency: input.currency,
           billingAnchorDay: input.billingAnchorDay,
           subjects,
+          billingContacts: input.billingContacts,
           createdAt: createdAt.toISOString(),
         };
       });

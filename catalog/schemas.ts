@@ -25,6 +25,7 @@ const jsonPath = z.string().superRefine((value, ctx) => {
 export const tenantInput = z.object({
   id: slug,
   name: z.string().min(1).max(200),
+  operationsEmail: z.email().max(254).optional().describe("The tenant's operations address: alert emails go here."),
 });
 export type TenantInput = z.infer<typeof tenantInput>;
 
@@ -83,6 +84,7 @@ export const customerInput = z.object({
     .max(1000)
     .refine((subjects) => new Set(subjects).size === subjects.length, 'subjects must be unique')
     .optional(),
+  billingContacts: z.array(z.email().max(254)).max(20).default([]).describe('Addresses that receive this customer’s alert emails.'),
 });
 export type CustomerInput = z.infer<typeof customerInput>;
 
@@ -93,6 +95,7 @@ export const customerView = z.object({
   currency: z.string(),
   billingAnchorDay: z.number(),
   subjects: z.array(z.string()),
+  billingContacts: z.array(z.string()),
   createdAt: z.string(),
 });
 export type Customer = z.infer<typeof customerView>;

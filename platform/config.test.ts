@@ -28,8 +28,16 @@ const DEFAULTS: Config = {
   catalogCacheTtlMs: 5_000,
   logLevel: 'info',
   shutdownGraceMs: 30_000,
-  roles: new Set(['api', 'aggregator', 'rater']),
+  roles: new Set(['api', 'aggregator', 'rater', 'alerts']),
   raterIntervalMs: 1_000,
+  alerts: {
+    intervalMs: 1_000,
+    publicUrl: 'http://localhost:8080',
+    webhookTimeoutMs: 10_000,
+    maxAttempts: 12,
+    backoffBaseMs: 10_000,
+    backoffMaxMs: 3_600_000,
+  },
 };
 
 const DURATION_VARIABLES = [
@@ -361,7 +369,7 @@ describe('loadConfig event log and roles', () => {
       concurrency: 2,
       storeRetryMaxMs: 30_000,
     });
-    expect([...config.roles].sort()).toEqual(['aggregator', 'api', 'rater']);
+    expect([...config.roles].sort()).toEqual(['aggregator', 'alerts', 'api', 'rater']);
   });
 
   it('runs single roles only with an event log between them', () => {
@@ -376,5 +384,34 @@ describe('loadConfig event log and roles', () => {
     expect(configError({ METERLINE_EVENT_LOG: 'kafka' }).message).toMatch(/KAFKA_BROKERS: required/);
     expect(configError({ METERLINE_EVENT_LOG: 'embedded', KAFKA_BROKERS: 'k:9092' }).message).toMatch(/choose one/);
     expect(configError({ KAFKA_BROKERS: 'no-port' }).message).toMatch(/KAFKA_BROKERS="no-port": a comma-separated list of host:port/);
+  });
+});
+
+describe('alert delivery settings', () => {
+  it('configures SMTP only when a host is given, and hides its password in errors', () => {
+    expect(loadConfig({}).alerts.smtp).toBeUndefined();
+    const config = loadConfig({ SMTP_HOST: 'mail.example.com', SMTP_PORT: '2525', SMTP_SECURE: 'true', SMTP_USER: 'u', SMTP_PASSWORD: 'p' });
+    expect(config.alerts.smtp).toEqual({ host: 'mail.example.com', port: 2525, secure: true, user: 'u', password: 'p', from: 'Meterline <alerts@localhost>' });
+    expect(() => loadConfig({ SMTP_PASSWORD: 'hunter2' })).toThrow(/SMTP_USER/);
+    try {
+      loadConfig({ SMTP_PASSWORD: 'x', SMTP_PORT: 'nope' });
+      expect.unreachable();
+    } catch (error) {
+      expect(String(error)).toContain('SMTP_PORT="nope"');
+      expect(String(error)).not.toContain('hunter2');
+    }
+  });
+
+  it('links notifications to the public URL without a trailing slash', () => {
+    expect(loadConfig({ PORT: '9000' }).alerts.publicUrl).toBe('http://localhost:9000');
+    expect(loadConfig({ METERLINE_PUBLIC_URL: 'https://billing.example.com/' }).alerts.publicUrl).toBe('https://billing.example.com');
+    expect(() => loadConfig({ METERLINE_PUBLIC_URL: 'ftp://x' })).toThrow(/METERLINE_PUBLIC_URL/);
+  });
+
+  it('bounds delivery attempts and reads backoff durations', () => {
+    const config = loadConfig({ METERLINE_DELIVERY_MAX_ATTEMPTS: '3', METERLINE_DELIVERY_BACKOFF_BASE: '50ms', METERLINE_DELIVERY_BACKOFF_MAX: '2s' });
+    expect(config.alerts).toMatchObject({ maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 2000 });
+    expect(() => loadConfig({ METERLINE_DELIVERY_MAX_ATTEMPTS: '0' })).toThrow(/METERLINE_DELIVERY_MAX_ATTEMPTS="0"/);
+    expect(loadConfig({ METERLINE_ROLES: 'alerts', KAFKA_BROKERS: 'k:9092' }).roles).toEqual(new Set(['alerts']));
   });
 });

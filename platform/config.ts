@@ -67,7 +67,10 @@ export const configSchema = z.object({
   METERLINE_EVENT_LOG: z.enum(['embedded', 'kafka']).optional(),
   METERLINE_ROLES: z
     .string()
-    .regex(/^(api|aggregator|rater|all)(,(api|aggregator|rater|all))*$/, 'a comma-separated list of api, aggregator, rater, all')
+    .regex(
+      /^(api|aggregator|rater|alerts|all)(,(api|aggregator|rater|alerts|all))*$/,
+      'a comma-separated list of api, aggregator, rater, alerts, all',
+    )
     .default('all'),
   KAFKA_BROKERS: z
     .string()
@@ -85,6 +88,18 @@ export const configSchema = z.object({
   METERLINE_AGGREGATOR_CONCURRENCY: wholeNumber(1, 64).default(2),
   METERLINE_STORE_RETRY_MAX: duration.default(30_000),
   METERLINE_RATER_INTERVAL: duration.default(1_000),
+  METERLINE_ALERTS_INTERVAL: duration.default(1_000),
+  METERLINE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SMTP_HOST: z.string().min(1).optional(),
+  SMTP_PORT: port.default(587),
+  SMTP_SECURE: z.enum(['true', 'false']).default('false'),
+  SMTP_USER: z.string().min(1).optional(),
+  SMTP_PASSWORD: z.string().min(1).optional(),
+  SMTP_FROM: z.string().min(3).default('Meterline <alerts@localhost>'),
+  METERLINE_WEBHOOK_TIMEOUT: duration.default(10_000),
+  METERLINE_DELIVERY_MAX_ATTEMPTS: wholeNumber(1, 100).default(12),
+  METERLINE_DELIVERY_BACKOFF_BASE: duration.default(10_000),
+  METERLINE_DELIVERY_BACKOFF_MAX: duration.default(3_600_000),
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -117,9 +132,30 @@ export interface Config {
   readonly raterIntervalMs: number;
   /** Absent in embedded mode: ingest hands events straight to the aggregator's writer. */
   readonly kafka?: KafkaConfig;
+  readonly alerts: AlertsConfig;
 }
 
-export type Role = 'api' | 'aggregator' | 'rater';
+export type Role = 'api' | 'aggregator' | 'rater' | 'alerts';
+
+export interface AlertsConfig {
+  /** How often a process without the rater looks for new rated figures to evaluate. */
+  readonly intervalMs: number;
+  /** Base of links in notifications (the charges of the customer). */
+  readonly publicUrl: string;
+  /** Absent: the email channel is not configured and email deliveries fail with that reason. */
+  readonly smtp?: {
+    readonly host: string;
+    readonly port: number;
+    readonly secure: boolean;
+    readonly user?: string;
+    readonly password?: string;
+    readonly from: string;
+  };
+  readonly webhookTimeoutMs: number;
+  readonly maxAttempts: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+}
 
 export interface KafkaConfig {
   readonly brokers: readonly string[];
@@ -145,7 +181,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_NAMES = new Set(['METERLINE_ADMIN_KEY', 'CLICKHOUSE_PASSWORD']);
+const SECRET_NAMES = new Set(['METERLINE_ADMIN_KEY', 'CLICKHOUSE_PASSWORD', 'SMTP_PASSWORD']);
 
 /** How a value appears in an error: secrets hidden, credentials inside URLs masked. */
 function shownValue(name: string, value: string | undefined): string {
@@ -179,7 +215,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(['METERLINE_EVENT_LOG="embedded": KAFKA_BROKERS is set too; choose one event log']);
   }
   const roleNames = new Set(c.METERLINE_ROLES.split(','));
-  const roles = new Set<Role>(roleNames.has('all') ? ['api', 'aggregator', 'rater'] : ([...roleNames] as Role[]));
+  const roles = new Set<Role>(roleNames.has('all') ? ['api', 'aggregator', 'rater', 'alerts'] : ([...roleNames] as Role[]));
+  if (c.SMTP_PASSWORD !== undefined && c.SMTP_USER === undefined) {
+    throw new ConfigError(['SMTP_PASSWORD: set SMTP_USER as well (the password is only sent with a user name)']);
+  }
   if (!useKafka && !(roles.has('api') && roles.has('aggregator'))) {
     throw new ConfigError([
       `METERLINE_ROLES=${JSON.stringify(c.METERLINE_ROLES)}: the embedded event log runs api and aggregator in one process; set KAFKA_BROKERS to run roles apart`,
@@ -210,6 +249,26 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     shutdownGraceMs: c.METERLINE_SHUTDOWN_GRACE,
     roles,
     raterIntervalMs: c.METERLINE_RATER_INTERVAL,
+    alerts: {
+      intervalMs: c.METERLINE_ALERTS_INTERVAL,
+      publicUrl: (c.METERLINE_PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
+      ...(c.SMTP_HOST !== undefined
+        ? {
+            smtp: {
+              host: c.SMTP_HOST,
+              port: c.SMTP_PORT,
+              secure: c.SMTP_SECURE === 'true',
+              ...(c.SMTP_USER !== undefined ? { user: c.SMTP_USER } : {}),
+              ...(c.SMTP_PASSWORD !== undefined ? { password: c.SMTP_PASSWORD } : {}),
+              from: c.SMTP_FROM,
+            },
+          }
+        : {}),
+      webhookTimeoutMs: c.METERLINE_WEBHOOK_TIMEOUT,
+      maxAttempts: c.METERLINE_DELIVERY_MAX_ATTEMPTS,
+      backoffBaseMs: c.METERLINE_DELIVERY_BACKOFF_BASE,
+      backoffMaxMs: c.METERLINE_DELIVERY_BACKOFF_MAX,
+    },
     ...(useKafka && c.KAFKA_BROKERS !== undefined
       ? {
           kafka: {

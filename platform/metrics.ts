@@ -106,6 +106,57 @@ export function buildMetrics() {
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    alertsEvaluationDuration: new Histogram({
+      name: 'meterline_alerts_evaluation_duration_seconds',
+      help: 'Time for one alert evaluation cycle over the newly rated customers.',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    alertTransitions: new Counter({
+      name: 'meterline_alerts_total',
+      help: 'Alert transitions by rule kind: fired or resolved.',
+      labelNames: ['kind', 'transition'] as const,
+      registers: [registry],
+    }),
+    alertsFiring: new Gauge({
+      name: 'meterline_alerts_firing',
+      help: 'Alerts currently firing, by rule kind.',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    alertEvaluationFailures: new Counter({
+      name: 'meterline_alerts_evaluation_failures_total',
+      help: 'Rule evaluations that failed and are retried with the next rated figure.',
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: 'meterline_alert_deliveries_total',
+      help: 'Delivery attempts of alert notifications by channel and outcome (succeeded, retry, failed, cancelled).',
+      labelNames: ['channel', 'outcome'] as const,
+      registers: [registry],
+    }),
+    webhookRetries: new Counter({
+      name: 'meterline_webhook_retries_total',
+      help: 'Webhook deliveries scheduled for another attempt after a failure.',
+      registers: [registry],
+    }),
+    webhookEndpointsDisabled: new Counter({
+      name: 'meterline_webhook_endpoints_disabled_total',
+      help: 'Webhook endpoints disabled because their deliveries kept failing.',
+      registers: [registry],
+    }),
+    deliveryLatency: new Histogram({
+      name: 'meterline_alert_delivery_latency_seconds',
+      help: 'From an alert being recorded to its notification delivered, by channel.',
+      labelNames: ['channel'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    }),
+    outboxPending: new Gauge({
+      name: 'meterline_alert_outbox_pending',
+      help: 'Notifications waiting in the outbox (due now or scheduled for a retry).',
+      registers: [registry],
+    }),
     storeRetries: new Counter({
       name: 'meterline_aggregator_store_retries_total',
       help: 'Consumer insert attempts that failed and were retried with backoff.',

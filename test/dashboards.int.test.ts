@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { buildCatalog } from '../catalog/index.js';
+import { createLogger } from '../platform/logger.js';
 import { selectRows } from '../platform/store.js';
+import { buildCharges, buildPlansContracts, buildRatingLoop, type Charges, type RatingLoop } from '../rater/index.js';
 import { cloudEvent, createTenant, expectStatus } from './support/fixtures.js';
 import {
   allPanels,
@@ -41,13 +44,25 @@ const EXPECTED_COLUMNS: Record<string, readonly string[]> = {
   'Events per customer': ['time', 'customer', 'events'],
   'Events per subject (top 10)': ['time', 'subject', 'events'],
   Customers: ['id', 'name', 'timezone', 'currency', 'billing_anchor_day', 'subject_list', 'created_at'],
+  'Period-to-date revenue by customer': ['customer', 'currency', 'period_start', 'period_end', 'subtotal', 'tax', 'total', 'rated_at'],
+  'Top customers by period-to-date revenue': ['rank', 'customer', 'currency', 'subtotal', 'share_percent'],
+  'Cost vs billed and margin (markup charges)': ['customer', 'charge', 'category', 'currency', 'cost', 'billed', 'margin', 'margin_percent'],
+  'Forecast vs period-to-date': ['customer', 'currency', 'period_start', 'period_end', 'elapsed_percent', 'period_to_date', 'forecast', 'method'],
 };
+
+/** Panels that read the rater's snapshots: the latest one per customer in the period containing the end of the range. */
+const RATED_PANELS = [
+  'Period-to-date revenue by customer',
+  'Top customers by period-to-date revenue',
+  'Cost vs billed and margin (markup charges)',
+  'Forecast vs period-to-date',
+];
 
 /** Panels that must be answered by the usage_by_minute projection, as the usage API is. */
 const ROLLUP_PANELS = ['Usage by meter', 'Usage by meter and group over the range'];
 
 /** Tables a dashboard may read. api_keys holds key hashes and scopes: no dashboard has any business there. */
-const READABLE_TABLES = new Set(['events', 'meters', 'customers', 'tenants']);
+const READABLE_TABLES = new Set(['events', 'meters', 'customers', 'tenants', 'rated_charges']);
 const CATALOG_TABLES = new Set(['meters', 'customers', 'tenants']);
 
 interface Provisioned {
@@ -200,16 +215,30 @@ describe('dashboard files', () => {
 });
 
 const MINUTE = 60_000;
+/** When the seeded plans and contracts take effect: well before any billing period the test runs in. */
+const TERMS_FROM = '2026-01-01T00:00:00Z';
+
+interface SeededEvent {
+  readonly id: string;
+  readonly subject: string;
+  readonly time: string;
+  readonly data: { readonly v: string | number; readonly region: string; readonly user: string };
+}
 
 describe('ClickHouse panels and variables on the real engine', () => {
   let svc: TestService;
   let key: string;
   let range: TimeRange;
+  let seeded: SeededEvent[];
+  let rater: RatingLoop;
+  /** The statement each customer's newest snapshot holds, as the rater computed it. */
+  const lastRated = new Map<string, Charges>();
   const AGGREGATIONS = ['SUM', 'COUNT', 'MAX', 'MIN', 'UNIQUE_COUNT', 'LATEST', 'AVG'] as const;
   const meterKey = (aggregation: string) => aggregation.toLowerCase().replace('_', '-');
 
   beforeAll(async () => {
-    svc = await startTestService();
+    // Without the rater role: the test runs the rater's cycles itself, so snapshots appear only when it says.
+    svc = await startTestService({ env: { METERLINE_ROLES: 'api,aggregator' } });
     key = svc.operatorKey;
     // An empty tenant: every panel must show nothing of another tenant's data.
     await createTenant(svc, 'empty');
@@ -239,18 +268,78 @@ describe('ClickHouse panels and variables on the real engine', () => {
     // Relative to the real clock: the service judges event times against it.
     const start = Math.floor(Date.now() / MINUTE) * MINUTE - 120 * MINUTE;
     const at = (ms: number) => new Date(start + ms).toISOString();
-    const events = [
+    seeded = [
       { id: 'd1', subject: 's1', time: at(10_000), data: { v: '5', region: 'eu', user: 'alice' } },
       { id: 'd2', subject: 's1', time: at(40_000), data: { v: 3, region: 'us', user: 'bob' } },
       { id: 'd3', subject: 's1', time: at(65_000), data: { v: '10', region: 'eu', user: 'alice' } },
       { id: 'd4', subject: 's2', time: at(90 * MINUTE), data: { v: '2.5', region: 'eu', user: 'carol' } },
       { id: 'd5', subject: 's3', time: at(120 * MINUTE - 1), data: { v: 7, region: 'us', user: 'bob' } },
       { id: 'd6', subject: 's4', time: at(30 * MINUTE), data: { v: '1', region: 'eu', user: 'dave' } },
-    ].map((event) => cloudEvent({ ...event, type: 'usage' }));
+    ];
+    const events = seeded.map((event) => cloudEvent({ ...event, type: 'usage' }));
     const unmetered = cloudEvent({ id: 'd7', subject: 's4', type: 'other', time: at(31 * MINUTE), data: {} });
     const answer = await expectStatus(svc.request('POST', '/v1/events', { key, body: [...events, unmetered] }), 202);
     expect(answer.body).toEqual({ accepted: 7, duplicates: 0, rejected: [] });
-    range = { from: new Date(start - 60 * MINUTE), to: new Date(start + 121 * MINUTE), intervalSeconds: 60 };
+
+    // Terms: Acme and Gamma on a USD plan (a platform fee, calls, compute passed through at a 20 %
+    // markup), Beta on an NPR plan whose compute markup has a minimum. Gamma sends nothing.
+    await expectStatus(svc.request('POST', '/v1/customers', { key, body: { id: 'gamma', name: 'Gamma', timezone: 'UTC', currency: 'USD', subjects: ['s5'] } }), 201);
+    for (const plan of [
+      {
+        key: 'pro',
+        name: 'Pro',
+        currency: 'USD',
+        charges: [
+          { key: 'platform', price: { model: 'flat', amount: '49' }, category: 'Platform' },
+          { key: 'calls', meter: 'count', price: { model: 'unit', unitAmount: '0.25' }, category: 'Usage' },
+          { key: 'compute', meter: 'sum', price: { model: 'markup', markupPercent: '20' }, category: 'Pass-through' },
+        ],
+      },
+      {
+        key: 'starter',
+        name: 'Starter',
+        currency: 'NPR',
+        charges: [
+          { key: 'calls', meter: 'count', price: { model: 'unit', unitAmount: '15' }, category: 'Usage' },
+          { key: 'compute', meter: 'sum', price: { model: 'markup', markupPercent: '35', minimumAmount: '100' }, category: 'Pass-through' },
+        ],
+      },
+    ]) {
+      await expectStatus(svc.request('POST', '/v1/plans', { key, body: { ...plan, effectiveFrom: TERMS_FROM } }), 201);
+    }
+    const contract = (customer: string, terms: Record<string, unknown>) =>
+      expectStatus(svc.request('PUT', `/v1/customers/${customer}/contract`, { key, body: { startsAt: TERMS_FROM, ...terms } }), 200);
+    for (const [customer, plan] of [['acme', 'pro'], ['beta', 'starter'], ['gamma', 'pro']] as const) await contract(customer, { plan });
+
+    // The rater role's loop on the same store, one cycle at a time. A change of terms marks the
+    // customer, as the service does when a contract is stored.
+    const log = createLogger('silent');
+    const store = svc.service.store;
+    const catalog = buildCatalog({ store, log, cacheTtlMs: 0 });
+    const plans = buildPlansContracts({ store, catalog });
+    const charges = buildCharges({ store, catalog, plans });
+    rater = buildRatingLoop({
+      store,
+      log,
+      metrics: svc.service.metrics,
+      subjectOwners: (tenantId) => catalog.subjectOwners(tenantId),
+      rate: async (tenantId, customerIds) => {
+        const rated = await charges.forCustomers(tenantId, customerIds);
+        for (const statement of rated) lastRated.set(statement.customerId, statement);
+        return rated;
+      },
+      intervalMs: MINUTE,
+    });
+    for (const customer of ['acme', 'beta', 'gamma']) rater.markCustomer('default', customer);
+    await rater.runOnce();
+    // A second later Acme starts paying sales tax: its next snapshot is the one the panels show.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await contract('acme', { plan: 'pro', taxRates: [{ name: 'Sales tax', percent: '8.25' }], reason: 'registered for sales tax' });
+    rater.markCustomer('default', 'acme');
+    await rater.runOnce();
+
+    // Whole minutes; the end comes after the last rating, as rated panels read the figures as of the end.
+    range = { from: new Date(start - 60 * MINUTE), to: new Date(Math.floor(Date.now() / MINUTE) * MINUTE + MINUTE), intervalSeconds: 60 };
   });
   afterAll(async () => svc?.close());
 
