@@ -70,6 +70,14 @@ export interface DeliveryRecord {
   readonly updatedAt: string;
 }
 
+export interface AlertFilter {
+  readonly customerId?: string;
+  readonly state?: 'firing' | 'acknowledged' | 'resolved';
+  readonly from: Date;
+  readonly to: Date;
+  readonly limit: number;
+}
+
 /** Ids derived from what they name, so writing the same decision twice lands on the same rows. */
 export function derivedId(prefix: string, ...parts: readonly string[]): string {
   return `${prefix}_${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 24)}`;
@@ -115,12 +123,17 @@ const DELIVERY_COLUMNS = `tenant_id, delivery_id, alert_id, message_type, channe
 
 const listAlertsQuery = defineQuery({
   name: 'alerts.list',
-  sql: (t) => `SELECT ${ALERT_COLUMNS} FROM ${t('alerts')} FINAL
+  // The filter runs on the table's own columns, before the text aliases of the outer SELECT.
+  sql: (t) => `SELECT ${ALERT_COLUMNS} FROM (SELECT * FROM ${t('alerts')} FINAL
     WHERE tenant_id = {tenantId:String}
       AND ({customerId:String} = '' OR customer_id = {customerId:String})
       AND created_at >= {from:DateTime64(3, 'UTC')} AND created_at < {to:DateTime64(3, 'UTC')}
+      AND multiIf({state:String} = 'firing', status = 'firing' AND isNull(acknowledged_at),
+                  {state:String} = 'acknowledged', status = 'firing' AND isNotNull(acknowledged_at),
+                  {state:String} = 'resolved', status = 'resolved', 1)
+    )
     ORDER BY created_at DESC, alert_id LIMIT {limit:UInt32}`,
-  params: z.object({ tenantId: z.string(), customerId: z.string(), from: z.string(), to: z.string(), limit: z.number().int() }),
+  params: z.object({ tenantId: z.string(), customerId: z.string(), state: z.string(), from: z.string(), to: z.string(), limit: z.number().int() }),
   row: alertRow,
 });
 
@@ -142,8 +155,8 @@ const deliveriesOfQuery = defineQuery({
 
 const dueDeliveriesQuery = defineQuery({
   name: 'alerts.dueDeliveries',
-  sql: (t) => `SELECT ${DELIVERY_COLUMNS} FROM ${t('alert_deliveries')} FINAL
-    WHERE status = 'pending' AND next_attempt_at <= {now:DateTime64(3, 'UTC')}
+  sql: (t) => `SELECT ${DELIVERY_COLUMNS} FROM (SELECT * FROM ${t('alert_deliveries')} FINAL
+      WHERE status = 'pending' AND next_attempt_at <= {now:DateTime64(3, 'UTC')})
     ORDER BY next_attempt_at LIMIT {limit:UInt32}`,
   params: z.object({ now: z.string(), limit: z.number().int() }),
   row: deliveryRow,
@@ -281,10 +294,11 @@ export function buildAlertStore(store: Store, now: () => number = Date.now) {
       const rows = customerIds.length === 0 ? [] : await statesQuery(store, { tenantId, customerIds: [...customerIds] });
       return new Map(rows.map((row) => [`${row.rule_id}\u0000${row.customer_id}`, JSON.parse(row.state) as unknown]));
     },
-    async list(tenantId: string, filter: { customerId?: string; from: Date; to: Date; limit: number }): Promise<AlertRecord[]> {
+    async list(tenantId: string, filter: AlertFilter): Promise<AlertRecord[]> {
       const rows = await listAlertsQuery(store, {
         tenantId,
         customerId: filter.customerId ?? '',
+        state: filter.state ?? '',
         from: toClickHouseTime(filter.from),
         to: toClickHouseTime(filter.to),
         limit: filter.limit,

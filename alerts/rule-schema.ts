@@ -38,6 +38,7 @@ const common = {
     .default(['customer', 'operations'])
     .describe("Email recipients: the customer's billing contacts and/or the tenant's operations address."),
   name: z.string().max(200).optional(),
+  reason: z.string().max(1000).optional().describe('Why this change was made, kept in the history (not part of the rule).'),
 };
 
 /** The thresholds of a rule must form a series the detector accepts; this asks it. */
@@ -121,10 +122,6 @@ export const alertRuleInput = z
     }
   });
 export type AlertRuleInput = z.output<typeof alertRuleInput>;
-
-export const alertRuleChange = z.object({
-  reason: z.string().max(1000).default('').describe('Why this change was made, kept in the history.'),
-});
 
 export const alertRuleView = z.object({
   id: z.string(),

@@ -103,7 +103,8 @@ export function buildAlertRules({ store, catalog, now = Date.now }: AlertRulesDe
     }
   }
 
-  async function append(tenantId: string, ruleId: string, version: number, spec: AlertRuleInput, deleted: boolean, by: string, reason: string) {
+  async function append(tenantId: string, ruleId: string, version: number, withReason: AlertRuleInput, deleted: boolean, by: string, reason: string) {
+    const { reason: _reason, ...spec } = withReason;
     const at = new Date(now());
     await insertRows(store, 'alert_rules', [
       {
@@ -123,12 +124,12 @@ export function buildAlertRules({ store, catalog, now = Date.now }: AlertRulesDe
   }
 
   return {
-    async create(tenantId: string, spec: AlertRuleInput, by: string, reason = ''): Promise<AlertRule> {
+    async create(tenantId: string, spec: AlertRuleInput, by: string): Promise<AlertRule> {
       await checkReferences(tenantId, spec);
-      return append(tenantId, `rule_${randomBytes(8).toString('hex')}`, 1, spec, false, by, reason);
+      return append(tenantId, `rule_${randomBytes(8).toString('hex')}`, 1, spec, false, by, spec.reason ?? '');
     },
 
-    /** Every live rule of the tenant, optionally only those of one customer (and the defaults with `includeDefaults`). */
+    /** Every live rule of the tenant. */
     async list(tenantId: string): Promise<AlertRule[]> {
       return (await latestRules(store, { tenantId })).filter((row) => row.deleted === 0).map(toRule);
     },
@@ -136,21 +137,24 @@ export function buildAlertRules({ store, catalog, now = Date.now }: AlertRulesDe
     get: current,
 
     /** Merges `patch` onto the rule and validates the result as a whole; the kind never changes. */
-    async update(tenantId: string, ruleId: string, patch: Record<string, unknown>, by: string, reason = ''): Promise<AlertRule> {
+    async update(tenantId: string, ruleId: string, patch: Record<string, unknown>, by: string): Promise<AlertRule> {
       return serially(async () => {
         const rule = await current(tenantId, ruleId);
         if (patch.kind !== undefined && patch.kind !== rule.kind) {
           throw new InvalidRequestError(`the kind of a rule cannot change (it is ${rule.kind}); create a new rule`, 'kind');
         }
-        const merged: Record<string, unknown> = { ...rule.spec, ...patch, kind: rule.kind };
-        for (const [name, value] of Object.entries(patch)) if (value === null) delete merged[name];
+        if (patch.customerId !== undefined && patch.customerId !== (rule.customerId ?? null)) {
+          throw new InvalidRequestError('the customer of a rule cannot change; create a new rule', 'customerId');
+        }
+        // null removes an optional field.
+        const merged = Object.fromEntries(Object.entries({ ...rule.spec, ...patch, kind: rule.kind }).filter(([, value]) => value !== null));
         const parsed = alertRuleInput.safeParse(merged);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
           throw new InvalidRequestError(issue?.message ?? 'invalid rule', issue?.path.join('.') ?? '');
         }
         await checkReferences(tenantId, parsed.data);
-        return append(tenantId, ruleId, rule.version + 1, parsed.data, false, by, reason);
+        return append(tenantId, ruleId, rule.version + 1, parsed.data, false, by, parsed.data.reason ?? '');
       });
     },
 

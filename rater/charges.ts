@@ -12,7 +12,7 @@ import { D, format, ZERO } from './pricing/decimal.js';
 import type { PlansContracts } from './plans-contracts.js';
 import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
 import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion } from './schemas.js';
-import { batchedUsageSource, directUsageSource, recordingUsageSource, type Span, type UsageSource } from './usage-source.js';
+import { batchedUsageSource, directUsageSource, recordingUsageSource, usageUntil, type Span, type UsageSource } from './usage-source.js';
 import { buildStatement, type ChargeInput, type DiscountInput, type PriceSegment, type Statement } from './statement.js';
 
 const MINUTE = 60_000;
@@ -116,6 +116,19 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
       const versions = await plans.planVersions(tenantId, contract.terms.plan);
       const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
       return compute({ tenantId, customer, contract, versions, meters, period, asOf }, directUsageSource(store));
+    },
+
+    /**
+     * The charges of the period containing `at`, counting usage only before `until` (a whole
+     * minute, not after `at`): the figures as they stood then. Fixed fees count in full, so the
+     * difference of two such figures is the cost of the usage between them.
+     */
+    async forCustomerUntil(tenantId: string, customerId: string, at: number, until: number): Promise<Charges> {
+      const customer = await catalog.getCustomer(tenantId, customerId);
+      const contract = await plans.currentContract(tenantId, customerId);
+      const versions = await plans.planVersions(tenantId, contract.terms.plan);
+      const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
+      return compute({ tenantId, customer, contract, versions, meters, period: 'current', asOf: at }, usageUntil(directUsageSource(store), until));
     },
 
     /**

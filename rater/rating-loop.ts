@@ -75,6 +75,8 @@ export interface RatingLoopDeps {
   /** Rates many customers of one tenant at once; customers without a contract are left out. */
   readonly rate: (tenantId: string, customerIds: readonly string[]) => Promise<Charges[]>;
   readonly intervalMs: number;
+  /** After new figures were stored: alerts evaluate them at once. */
+  readonly onRated?: () => void;
   readonly now?: () => number;
 }
 
@@ -85,7 +87,7 @@ export type RatingLoop = ReturnType<typeof buildRatingLoop>;
  * watermark (over ingestion time, so it works across processes) or whose terms changed, re-rates
  * their current period and appends the result to rated_charges.
  */
-export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, intervalMs, now = Date.now }: RatingLoopDeps) {
+export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, intervalMs, onRated, now = Date.now }: RatingLoopDeps) {
   /** tenant \0 customer → when its oldest unrated change was ingested. */
   const dirty = new Map<string, number>();
   /** tenant \0 subject → when events for it were stored in this process and not yet rated. */
@@ -190,6 +192,7 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
       }
     }
     watermark = upTo;
+    if (byTenant.size > 0) onRated?.();
     metrics.ratingCycleDuration.observe((performance.now() - started) / 1000);
   }
 

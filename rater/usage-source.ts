@@ -218,3 +218,22 @@ export async function batchedUsageSource(store: Store, tenantId: string, request
     events: (tenant, meter, subjects, span) => direct.events(tenant, meter, subjects, span),
   };
 }
+
+/** Usage only up to `until` (a whole minute): what the figures were at that instant. */
+export function usageUntil(source: UsageSource, until: number): UsageSource {
+  const clip = (span: Span): Span | undefined => (Math.min(span.to, until) > span.from ? { from: span.from, to: Math.min(span.to, until) } : undefined);
+  return {
+    async total(tenantId, meter, subjects, span) {
+      const clipped = clip(span);
+      return clipped ? source.total(tenantId, meter, subjects, clipped) : '0';
+    },
+    async dailyMaxSum(tenantId, meter, subjects, span, timeZone) {
+      const clipped = clip(span);
+      return clipped ? source.dailyMaxSum(tenantId, meter, subjects, clipped, timeZone) : '0';
+    },
+    async events(tenantId, meter, subjects, span) {
+      const clipped = clip(span);
+      return clipped ? source.events(tenantId, meter, subjects, clipped) : [];
+    },
+  };
+}

@@ -16,6 +16,8 @@ import { eventRoutes } from './routes/v1/events.js';
 import { planRoutes } from './routes/v1/plans.js';
 import { priceRoutes } from './routes/v1/prices.js';
 import { usageRoutes } from './routes/v1/usage.js';
+import { alertRoutes } from './routes/v1/alerts.js';
+import type { AlertActions, AlertRules, WebhookEndpoints } from '../alerts/index.js';
 
 export interface AppDeps {
   readonly log: Logger;
@@ -23,6 +25,7 @@ export interface AppDeps {
   readonly catalog: Catalog;
   readonly plans: PlansContracts;
   readonly charges: ChargesService;
+  readonly alerts: { readonly rules: AlertRules; readonly endpoints: WebhookEndpoints; readonly actions: AlertActions };
   /** Absent in a process that runs only the aggregator role: it serves operations endpoints only. */
   readonly ingest?: Ingest;
   readonly metrics: Metrics;
@@ -88,6 +91,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
   await app.register(priceRoutes);
   await app.register(planRoutes, { plans: deps.plans, charges: deps.charges });
+  await app.register(alertRoutes, { rules: deps.alerts.rules, endpoints: deps.alerts.endpoints, alerts: deps.alerts.actions });
   await app.register(usageRoutes, {
     catalog: deps.catalog,
     store: deps.store,

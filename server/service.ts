@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { buildEventSink, buildEventWriter, buildKafkaAggregator, isMigrated, migrate } from '../aggregator/index.js';
+import { buildAlertActions, buildAlertEngine, buildAlertRules, buildAlertStore, buildOutbox, buildWebhookEndpoints, type AlertEngine, type Outbox } from '../alerts/index.js';
 import { buildCatalog } from '../catalog/index.js';
 import { buildIngest, buildKafkaEventLog, decodeEventMessage } from '../ingest/index.js';
 import { buildCharges, buildPlansContracts, buildRatingLoop, type RatingLoop } from '../rater/index.js';
@@ -17,6 +18,8 @@ export interface Service {
   readonly metrics: Metrics;
   /** Where the api role hands accepted events (absent in an aggregator-only process). */
   readonly eventLog?: EventLog;
+  /** The alerts role's parts, when this process runs it (tests drive them directly). */
+  readonly alerts?: { readonly engine: AlertEngine; readonly outbox: Outbox };
   /** The operator key, when this start generated it (shown once, never stored). */
   readonly generatedOperatorKey?: string;
   /** Stops taking requests, finishes in-flight batches, closes the store. */
@@ -161,6 +164,36 @@ export async function startService(config: Config, log: Logger, options: Service
       now,
       cached: (tenantId, customerId, subjects, asOf) => ratingLoop?.cached(tenantId, customerId, subjects, asOf),
     });
+    const alertRules = buildAlertRules({ store, catalog, now });
+    const endpoints = buildWebhookEndpoints({ store, catalog, now });
+    const alertStore = buildAlertStore(store, now);
+    let outbox: Outbox | undefined;
+    let alertEngine: AlertEngine | undefined;
+    if (config.roles.has('alerts')) {
+      const sender = buildOutbox({ alertStore, endpoints, config: config.alerts, log, metrics, now });
+      outbox = sender;
+      sender.start();
+      parts.push({ name: 'alert outbox', close: () => sender.stop() });
+      const engine = buildAlertEngine({
+        store,
+        log,
+        metrics,
+        catalog,
+        plans,
+        charges,
+        rules: alertRules,
+        endpoints,
+        alertStore,
+        publicUrl: config.alerts.publicUrl,
+        intervalMs: config.alerts.intervalMs,
+        onDeliveries: () => sender.wake(),
+        now,
+      });
+      alertEngine = engine;
+      engine.start();
+      parts.push({ name: 'alert engine', close: () => engine.stop() });
+    }
+    const alertActions = buildAlertActions(alertStore, now, () => outbox?.wake());
     if (config.roles.has('rater')) {
       const loop = buildRatingLoop({
         store,
@@ -169,6 +202,7 @@ export async function startService(config: Config, log: Logger, options: Service
         subjectOwners: (tenantId) => catalog.subjectOwners(tenantId),
         rate: (tenantId, customerIds) => charges.forCustomers(tenantId, customerIds),
         intervalMs: config.raterIntervalMs,
+        onRated: () => alertEngine?.wake(),
         now,
       });
       loop.start();
@@ -181,6 +215,7 @@ export async function startService(config: Config, log: Logger, options: Service
       catalog,
       plans,
       charges,
+      alerts: { rules: alertRules, endpoints, actions: alertActions },
       ...(ingest ? { ingest } : {}),
       metrics,
       maxBodyBytes: config.maxBodyBytes,
@@ -200,6 +235,7 @@ export async function startService(config: Config, log: Logger, options: Service
       store,
       metrics,
       ...(eventLog ? { eventLog } : {}),
+      ...(alertEngine && outbox ? { alerts: { engine: alertEngine, outbox } } : {}),
       ...(generatedKey ? { generatedOperatorKey: generatedKey } : {}),
       close() {
         closing ??= closeAll();

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildCatalog } from '../catalog/index.js';
 import { createLogger } from '../platform/logger.js';
 import { selectRows } from '../platform/store.js';
-import { buildCharges, buildPlansContracts, buildRatingLoop, type Charges, type RatingLoop } from '../rater/index.js';
+import { buildCharges, buildPlansContracts, buildRatingLoop, type Charges } from '../rater/index.js';
 import { cloudEvent, createTenant, expectStatus } from './support/fixtures.js';
 import {
   allPanels,
@@ -230,7 +230,6 @@ describe('ClickHouse panels and variables on the real engine', () => {
   let key: string;
   let range: TimeRange;
   let seeded: SeededEvent[];
-  let rater: RatingLoop;
   /** The statement each customer's newest snapshot holds, as the rater computed it. */
   const lastRated = new Map<string, Charges>();
   const AGGREGATIONS = ['SUM', 'COUNT', 'MAX', 'MIN', 'UNIQUE_COUNT', 'LATEST', 'AVG'] as const;
@@ -318,7 +317,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
     const catalog = buildCatalog({ store, log, cacheTtlMs: 0 });
     const plans = buildPlansContracts({ store, catalog });
     const charges = buildCharges({ store, catalog, plans });
-    rater = buildRatingLoop({
+    const rater = buildRatingLoop({
       store,
       log,
       metrics: svc.service.metrics,
@@ -449,6 +448,141 @@ describe('ClickHouse panels and variables on the real engine', () => {
         expect(total.toFixed(), meter).toBe(new Decimal(api.body.data[0].value as string).toFixed());
       }
     }
+  });
+
+  describe('revenue panels, over the rater\'s snapshots', () => {
+    const sqlOf = (title: string) => CH_PANELS.find((entry) => entry.panel.title === title)?.sql ?? '';
+    const exact = (value: unknown) => new Decimal(String(value)).toFixed();
+    /** A DateTime64 as the engine prints it, as an ISO instant. */
+    const iso = (value: unknown) => new Date(`${String(value).replace(' ', 'T')}Z`).toISOString();
+    /** Within the last of the nine decimals the engine keeps, which it truncates. */
+    const close = (value: unknown, expected: Decimal) => new Decimal(String(value)).minus(expected).abs().lte('1e-8');
+    const charges = async (customer: string) => (await expectStatus(svc.request('GET', `/v1/customers/${customer}/charges`, { key }), 200)).body as Charges;
+    const history = async (customer: string) =>
+      (await expectStatus(svc.request('GET', `/v1/customers/${customer}/charges/history`, { key }), 200)).body.data as Array<{ ratedAt: string; tax: string; total: string }>;
+    const SUBJECTS: Record<string, readonly string[]> = { acme: ['s1', 's2'], beta: ['s3'], gamma: ['s5'] };
+    /** The compute meter's cost for a customer from the seeded events, counting those inside its billing period. */
+    const seededCost = (customer: string, periodStart: string) =>
+      seeded
+        .filter((event) => SUBJECTS[customer]?.includes(event.subject) && Date.parse(event.time) >= Date.parse(periodStart))
+        .reduce((sum, event) => sum.plus(String(event.data.v)), new Decimal(0));
+
+    it.each(RATED_PANELS)('%s has a query in the dashboard', (title) => {
+      expect(sqlOf(title)).toMatch(/meterline\.rated_charges/);
+    });
+
+    it('shows each customer\'s latest rated figures of the current period, the same as the charges API', async () => {
+      const rows = await run(render(sqlOf('Period-to-date revenue by customer'), ALL));
+      expect(rows.map((row) => row.customer)).toEqual(['acme', 'beta', 'gamma']);
+      for (const row of rows) {
+        const customer = String(row.customer);
+        const api = await charges(customer);
+        const [newest] = await history(customer);
+        expect(
+          { currency: row.currency, periodStart: iso(row.period_start), periodEnd: iso(row.period_end), subtotal: exact(row.subtotal), tax: exact(row.tax), total: exact(row.total), ratedAt: iso(row.rated_at) },
+          customer,
+        ).toEqual({
+          currency: api.currency,
+          periodStart: api.periodStart,
+          periodEnd: api.periodEnd,
+          subtotal: exact(api.subtotal),
+          tax: exact(api.tax),
+          total: exact(api.total),
+          ratedAt: newest?.ratedAt,
+        });
+      }
+      // Acme was rated twice; the figure shown is the one after its sales tax came in.
+      const [after, before] = await history('acme');
+      expect(before?.tax).toBe('0.00');
+      const acme = rows.find((row) => row.customer === 'acme');
+      expect(exact(acme?.tax)).toBe(exact(after?.tax));
+      expect(new Decimal(String(acme?.tax)).gt(0)).toBe(true);
+      // Gamma sent nothing: its period-to-date revenue is the platform fee.
+      expect(exact(rows.find((row) => row.customer === 'gamma')?.subtotal)).toBe('49');
+    });
+
+    it('reads the figures as of the end of the time range, and honours the customer variable', async () => {
+      const [after, before] = await history('acme');
+      // The first whole second after Acme's first rating: its second rating came more than a second later.
+      const between = new Date(Math.ceil((Date.parse(before?.ratedAt ?? '') + 1) / 1000) * 1000);
+      expect(between.getTime()).toBeLessThan(Date.parse(after?.ratedAt ?? ''));
+      const then = await run(render(sqlOf('Period-to-date revenue by customer'), { ...ALL, customer: 'acme' }, { ...range, to: between }));
+      expect(then.map((row) => [row.customer, iso(row.rated_at), exact(row.tax), exact(row.total)])).toEqual([['acme', before?.ratedAt, '0', exact(before?.total)]]);
+      const beta = await run(render(sqlOf('Period-to-date revenue by customer'), { ...ALL, customer: 'beta' }));
+      expect(beta.map((row) => row.customer)).toEqual(['beta']);
+    });
+
+    it('ranks customers by period-to-date revenue within each currency, with their share of it', async () => {
+      // The ranking lists every customer, whichever one the customer variable selects.
+      const rows = await run(render(sqlOf('Top customers by period-to-date revenue'), { ...ALL, customer: 'beta' }));
+      expect(rows.map((row) => [row.currency, Number(row.rank), row.customer])).toEqual([
+        ['NPR', 1, 'beta'],
+        ['USD', 1, 'acme'],
+        ['USD', 2, 'gamma'],
+      ]);
+      const subtotals = new Map<string, Decimal>();
+      for (const customer of ['acme', 'beta', 'gamma']) subtotals.set(customer, new Decimal((await charges(customer)).subtotal));
+      const usd = (subtotals.get('acme') ?? new Decimal(0)).plus(subtotals.get('gamma') ?? 0);
+      for (const row of rows) {
+        const subtotal = subtotals.get(String(row.customer)) ?? new Decimal(NaN);
+        expect(exact(row.subtotal), String(row.customer)).toBe(subtotal.toFixed());
+        const share = row.currency === 'USD' ? subtotal.times(100).div(usd) : new Decimal(100);
+        expect(close(row.share_percent, share), `${String(row.customer)}: ${String(row.share_percent)} against ${share.toFixed()}`).toBe(true);
+      }
+    });
+
+    it('shows the cost, billed amount and margin of every markup charge, as priced from the seeded usage', async () => {
+      const rows = await run(render(sqlOf('Cost vs billed and margin (markup charges)'), ALL));
+      expect(rows.map((row) => [row.customer, row.charge, row.category, row.currency])).toEqual([
+        ['acme', 'compute', 'Pass-through', 'USD'],
+        ['beta', 'compute', 'Pass-through', 'NPR'],
+        ['gamma', 'compute', 'Pass-through', 'USD'],
+      ]);
+      // The plans: 20 % on cost for Acme and Gamma; 35 % on cost, at least 100, for Beta.
+      const billedFor = (customer: string, cost: Decimal) =>
+        (customer === 'beta' ? Decimal.max(cost.times('1.35'), 100) : cost.times('1.2')).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
+      for (const row of rows) {
+        const customer = String(row.customer);
+        const api = await charges(customer);
+        const line = api.lines.find((candidate) => candidate.charge === 'compute');
+        const cost = seededCost(customer, api.periodStart);
+        const billed = billedFor(customer, cost);
+        expect({ cost: exact(row.cost), billed: exact(row.billed), margin: exact(row.margin) }, customer).toEqual({
+          cost: cost.toFixed(),
+          billed: billed.toFixed(),
+          margin: billed.minus(cost).toFixed(),
+        });
+        // The same figures as the statement the charges API answers.
+        expect(exact(row.cost), customer).toBe(new Decimal(line?.parts[0]?.cost ?? NaN).toFixed());
+        expect(exact(row.billed), customer).toBe(new Decimal(line?.amount ?? NaN).toFixed());
+        const percent = billed.isZero() ? new Decimal(0) : billed.minus(cost).times(100).div(billed);
+        expect(close(row.margin_percent, percent), `${customer}: ${String(row.margin_percent)} against ${percent.toFixed()}`).toBe(true);
+      }
+      // Acme's usage falls in its period (unless the period began inside the seeded two hours).
+      const acme = rows.find((row) => row.customer === 'acme');
+      if (Date.parse((await charges('acme')).periodStart) <= Date.parse(seeded[0]?.time ?? '')) expect(exact(acme?.cost)).toBe('20.5');
+    });
+
+    it('puts the rater\'s forecast next to the period-to-date subtotal', async () => {
+      const rows = await run(render(sqlOf('Forecast vs period-to-date'), ALL));
+      expect(rows.map((row) => row.customer)).toEqual(['acme', 'beta', 'gamma']);
+      for (const row of rows) {
+        const customer = String(row.customer);
+        const rated = lastRated.get(customer);
+        expect(rated?.forecast, customer).toBeDefined();
+        expect({ periodToDate: exact(row.period_to_date), forecast: exact(row.forecast), method: row.method }, customer).toEqual({
+          periodToDate: exact((await charges(customer)).subtotal),
+          forecast: exact(rated?.forecast?.subtotal),
+          method: rated?.forecast?.method,
+        });
+        const elapsed = Number(row.elapsed_percent);
+        expect(elapsed).toBeGreaterThanOrEqual(0);
+        expect(elapsed).toBeLessThanOrEqual(100);
+      }
+      // Fixed fees are not scaled: Gamma, with only its platform fee, is forecast to end where it stands.
+      const gamma = rows.find((row) => row.customer === 'gamma');
+      expect([exact(gamma?.period_to_date), exact(gamma?.forecast)]).toEqual(['49', '49']);
+    });
   });
 });
 
