@@ -12,6 +12,9 @@ export const migration: Migration = {
   statements: (t) => [
     `ALTER TABLE ${t('customers')} ADD COLUMN IF NOT EXISTS billing_contacts Array(String)`,
     `ALTER TABLE ${t('tenants')} ADD COLUMN IF NOT EXISTS operations_email String`,
+    // The alert engine reads the figures rated since its watermark every cycle; parts are written
+    // in rating order, so a min/max index on rated_at skips all but the newest.
+    `ALTER TABLE ${t('rated_charges')} ADD INDEX IF NOT EXISTS rated_at_minmax rated_at TYPE minmax GRANULARITY 1`,
     `CREATE TABLE IF NOT EXISTS ${t('alert_rules')} (
       tenant_id String,
       rule_id String,
