@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { configSchema, loadConfig } from '../platform/config.js';
+import { configSchema, loadConfig, type Role } from '../platform/config.js';
 
 /**
  * The deployment files cannot be run here (no container runtime), so they are read instead:
@@ -92,7 +92,7 @@ function urlPort(text: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-function expectValidConfig(env: Record<string, string>, role: 'api' | 'aggregator', where: string): void {
+function expectValidConfig(env: Record<string, string>, role: Role, where: string): void {
   for (const key of Object.keys(env)) expect(CONFIG_KEYS.has(key), `${where}: ${key} is not a Meterline setting`).toBe(true);
   for (const key of SCALE_OUT_NEEDS) expect(env[key], `${where}: ${key} must be set`).toBeTruthy();
   const config = loadConfig(env);
@@ -110,7 +110,7 @@ describe('docker compose file', () => {
     expect([...missing]).toEqual([]);
   });
 
-  it('runs Kafka 4.4.0 (KRaft), ClickHouse, api ×2, an aggregator, Prometheus, Grafana and a mail catcher', () => {
+  it('runs Kafka 4.4.0 (KRaft), ClickHouse, api ×2, an aggregator, a rater, alerts, Prometheus, Grafana and a mail catcher', () => {
     expect(services.kafka?.image).toBe('apache/kafka:4.4.0');
     expect(composeEnv(services.kafka).KAFKA_PROCESS_ROLES).toBe('broker,controller');
     expect(String(services.clickhouse?.image)).toMatch(/^clickhouse\/clickhouse-server:/);
@@ -119,7 +119,9 @@ describe('docker compose file', () => {
     expect(String(services.prometheus?.image)).toMatch(/^prom\/prometheus:/);
     expect(String(services.grafana?.image)).toMatch(/^grafana\/grafana(-oss)?:/);
     expect(String(services.mailpit?.image)).toMatch(/^axllent\/mailpit:/);
-    expect(meterline.map(([name]) => name).sort()).toEqual(['aggregator', 'api']);
+    expect(meterline.map(([name]) => name).sort()).toEqual(['aggregator', 'alerts', 'api', 'rater']);
+    expect(services.alerts?.deploy?.replicas ?? 1).toBe(1);
+    expect(composeEnv(services.alerts).SMTP_HOST).toBe('mailpit');
   });
 
   it('pins every image to an explicit tag', () => {
@@ -138,7 +140,7 @@ describe('docker compose file', () => {
   });
 
   it('gives each Meterline role only accepted settings and every setting it needs', () => {
-    for (const [name, service] of meterline) expectValidConfig(composeEnv(service), name as 'api' | 'aggregator', `compose ${name}`);
+    for (const [name, service] of meterline) expectValidConfig(composeEnv(service), name as Role, `compose ${name}`);
   });
 
   it('checks health, publishes and is scraped on the port the service listens on', () => {
@@ -267,13 +269,13 @@ describe('kubernetes manifests', () => {
 
   it('has one Deployment per role', () => {
     const roles = meterlineContainers.map(({ container }) => containerEnv(container).METERLINE_ROLES).sort();
-    expect(roles).toEqual(['aggregator', 'api']);
+    expect(roles).toEqual(['aggregator', 'alerts', 'api', 'rater']);
   });
 
   it('gives each role only accepted settings and every setting it needs', () => {
     for (const { deployment, container } of meterlineContainers) {
       const env = containerEnv(container);
-      expectValidConfig(env, env.METERLINE_ROLES as 'api' | 'aggregator', `kubernetes ${deployment.metadata.name}`);
+      expectValidConfig(env, env.METERLINE_ROLES as Role, `kubernetes ${deployment.metadata.name}`);
     }
   });
 
