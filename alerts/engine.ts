@@ -37,7 +37,7 @@ export interface AlertEngineDeps {
   readonly store: Store;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly catalog: Pick<Catalog, 'getCustomer' | 'listMeters' | 'operationsEmail'>;
+  readonly catalog: Pick<Catalog, 'listCustomers' | 'listMeters' | 'operationsEmail'>;
   readonly plans: Pick<PlansContracts, 'planVersions'>;
   readonly charges: Pick<ChargesService, 'forCustomerUntil'>;
   readonly rules: Pick<AlertRules, 'list'>;
@@ -125,9 +125,11 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     const chargeMeters = new Map<string, Map<string, string>>();
     const endpoints = await deps.endpoints.list(tenantId);
     const operations = await deps.catalog.operationsEmail(tenantId);
+    const customers = new Map((await deps.catalog.listCustomers(tenantId)).map((customer) => [customer.id, customer]));
     const newAlerts: AlertRecord[] = [];
-    const newDeliveries: DeliveryRecord[] = [];
+    const firedDeliveries: DeliveryRecord[] = [];
     const changed: AlertRecord[] = [];
+    const resolvedDeliveries: DeliveryRecord[] = [];
     const stateRows: Array<{ ruleId: string; customerId: string; state: RuleState }> = [];
 
     for (const figure of figures) {
@@ -135,7 +137,8 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
       if (applicable.length === 0) continue;
       const charges = JSON.parse(figure.statement) as Charges;
       const ratedAt = fromClickHouseTime(figure.last_rated).toISOString();
-      const customer = await deps.catalog.getCustomer(tenantId, figure.customer_id);
+      const customer = customers.get(figure.customer_id);
+      if (!customer) continue;
       if (!chargeMeters.has(charges.plan)) {
         const map = new Map<string, string>();
         for (const version of await deps.plans.planVersions(tenantId, charges.plan)) {
@@ -159,7 +162,7 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
         stateRows.push({ ruleId: rule.id, customerId: customer.id, state: outcome.state });
         for (const alert of outcome.newAlerts) {
           newAlerts.push(alert);
-          newDeliveries.push(...deliveriesFor(alert, 'alert.fired', rule, customer, endpoints, operations));
+          firedDeliveries.push(...deliveriesFor(alert, 'alert.fired', rule, customer, endpoints, operations));
           metrics.alertTransitions.labels(rule.kind, 'fired').inc();
         }
         if (outcome.resolved.length > 0) {
@@ -171,17 +174,17 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
             changed.push(resolved);
             metrics.alertTransitions.labels(rule.kind, 'resolved').inc();
             if (resolution.notify && alert.acknowledgedAt === undefined) {
-              newDeliveries.push(...deliveriesFor(resolved, 'alert.resolved', rule, customer, endpoints, operations));
+              resolvedDeliveries.push(...deliveriesFor(resolved, 'alert.resolved', rule, customer, endpoints, operations));
             }
           }
         }
       }
     }
     // Alerts and their deliveries first, the state after: a crash between them repeats the same decision onto the same ids.
-    if (newAlerts.length > 0 || newDeliveries.length > 0) await alertStore.recordNew(newAlerts, newDeliveries.filter((d) => !changed.some((c) => c.id === d.alertId)));
-    if (changed.length > 0) await alertStore.recordChanges(changed, newDeliveries.filter((d) => changed.some((c) => c.id === d.alertId)));
+    if (newAlerts.length > 0) await alertStore.recordNew(newAlerts, firedDeliveries);
+    if (changed.length > 0) await alertStore.recordChanges(changed, resolvedDeliveries);
     if (stateRows.length > 0) await alertStore.saveStates(tenantId, stateRows);
-    if (newDeliveries.length > 0) deps.onDeliveries?.();
+    if (firedDeliveries.length + resolvedDeliveries.length > 0) deps.onDeliveries?.();
   }
 
   interface RuleContext {
