@@ -1,7 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import { SMTPServer, type SMTPServerEnvelope } from 'smtp-server';
+import type { AddressObject } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../aggregator/migrate.js';
 import { buildAlertStore, derivedId, messageIdOf, type AlertRecord, type AlertStore, type DeliveryRecord } from '../alerts/alert-store.js';
@@ -15,6 +12,7 @@ import { createLogger } from '../platform/logger.js';
 import { buildMetrics, type Metrics } from '../platform/metrics.js';
 import { openStore, type Store } from '../platform/store.js';
 import { waitFor } from './support/process.js';
+import { startSmtpCatcher, startWebhookReceiver, type ReceivedRequest, type Reply, type SmtpCatcher, type WebhookReceiver } from './support/receivers.js';
 import { testDataDir, uniqueDatabase } from './support/service.js';
 
 const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -27,46 +25,6 @@ const BASE_CONFIG: AlertsConfig = {
   backoffBaseMs: 30,
   backoffMaxMs: 500,
 };
-
-interface Received {
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-  readonly path: string;
-  readonly at: number;
-}
-
-interface Receiver {
-  readonly url: string;
-  readonly received: Received[];
-  close(): Promise<void>;
-}
-
-/** A real HTTP endpoint; `answer` gets the 1-based request number and may hold the reply back. */
-async function startReceiver(answer: (n: number, path: string) => Promise<{ status: number; body?: string; headers?: Record<string, string> }>): Promise<Receiver> {
-  const received: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), path: req.url ?? '', at: Date.now() });
-      void answer(received.length, req.url ?? '').then(({ status, body, headers }) => {
-        res.writeHead(status, headers);
-        res.end(body ?? '');
-      });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 function only<T>(items: readonly T[]): T {
   const [item] = items;
@@ -92,7 +50,7 @@ describe('alert delivery', () => {
   let endpoints: WebhookEndpoints;
   const seeded: Array<{ tenantId: string; alertId: string }> = [];
   const outboxes: Outbox[] = [];
-  const receivers: Receiver[] = [];
+  const receivers: WebhookReceiver[] = [];
   let sequence = 0;
 
   beforeAll(async () => {
@@ -121,8 +79,8 @@ describe('alert delivery', () => {
     return { outbox, metrics };
   }
 
-  async function receiver(answer: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
-    const started = await startReceiver(answer);
+  async function receiver(answer: (n: number, path: string) => Promise<Reply>): Promise<WebhookReceiver> {
+    const started = await startWebhookReceiver((n, request) => answer(n, request.path));
     receivers.push(started);
     return started;
   }
@@ -207,7 +165,7 @@ describe('alert delivery', () => {
       return current.status === status ? current : undefined;
     }, `delivery ${delivery.id} to become ${status}`, 20_000);
 
-  function verifies(secret: string, received: Received): boolean {
+  function verifies(secret: string, received: ReceivedRequest): boolean {
     const headers = {
       'webhook-id': received.headers['webhook-id'] as string | undefined,
       'webhook-timestamp': received.headers['webhook-timestamp'] as string | undefined,
@@ -217,41 +175,25 @@ describe('alert delivery', () => {
   }
 
   describe('email', () => {
-    let smtp: SMTPServer;
-    let smtpPort: number;
-    const mails: Array<{ mail: ParsedMail; envelope: SMTPServerEnvelope }> = [];
+    let smtp: SmtpCatcher;
 
     beforeAll(async () => {
-      smtp = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ['STARTTLS'],
-        logger: false,
-        onData(stream, session, callback) {
-          simpleParser(stream)
-            .then((mail) => {
-              mails.push({ mail, envelope: session.envelope });
-              callback();
-            })
-            .catch((error: Error) => callback(error));
-        },
-      });
-      await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-      smtpPort = (smtp.server.address() as AddressInfo).port;
+      smtp = await startSmtpCatcher();
     });
-    afterAll(async () => new Promise<void>((resolve) => smtp.close(() => resolve())));
+    afterAll(async () => smtp.close());
 
     it('sends the alert by email to every recipient with the figures and the charges link', async () => {
       const recipients = 'billing@acme.example, ops@msp.example';
       const { deliveries } = await seedAlert(newTenant(), [{ channel: 'email', target: recipients }]);
             const { outbox, metrics } = outboxWith({
-        smtp: { host: '127.0.0.1', port: smtpPort, secure: false, from: 'Meterline Alerts <alerts@meterline.example.com>' },
+        smtp: { host: '127.0.0.1', port: smtp.port, secure: false, from: 'Meterline Alerts <alerts@meterline.example.com>' },
       });
 
       expect(await outbox.runOnce()).toBe(1);
 
-      expect(mails).toHaveLength(1);
-      const [{ mail, envelope }] = mails as [(typeof mails)[number]];
-      expect(envelope.rcptTo.map((rcpt) => rcpt.address).sort()).toEqual(['billing@acme.example', 'ops@msp.example']);
+      expect(smtp.messages).toHaveLength(1);
+      const [{ mail, envelopeTo }] = smtp.messages as [(typeof smtp.messages)[number]];
+      expect([...envelopeTo].sort()).toEqual(['billing@acme.example', 'ops@msp.example']);
       expect((mail.to as AddressObject).value.map((address) => address.address)).toEqual(['billing@acme.example', 'ops@msp.example']);
       expect(mail.from?.value[0]?.address).toBe('alerts@meterline.example.com');
       expect(mail.subject).toBe('[Meterline] Acme Corp: spend crossed 500 USD');
@@ -281,7 +223,7 @@ describe('alert delivery', () => {
   describe('webhooks', () => {
     it('retries with the same webhook-id until the endpoint answers 2xx, every attempt signed', async () => {
       const hook = await receiver(async (n) => (n <= 2 ? { status: 500, body: 'upstream exploded' } : { status: 204 }));
-      const { alert, endpoint, delivery } = await seedWebhook(`${hook.url}/hooks/meterline`);
+      const { alert, endpoint, delivery } = await seedWebhook(`${hook.origin}/hooks/meterline`);
       // random() = 1 takes the top of each jitter range, so the waits are exactly 30 and 60 ms.
       const { outbox, metrics } = outboxWith({ backoffBaseMs: 30 }, { random: () => 1 });
       outbox.start();
@@ -301,7 +243,7 @@ describe('alert delivery', () => {
       }
       // Every attempt carries the same message; only the timestamp and signature are new.
       expect(new Set(hook.received.map((request) => request.body)).size).toBe(1);
-      const [first, second, third] = hook.received as [Received, Received, Received];
+      const [first, second, third] = hook.received as [ReceivedRequest, ReceivedRequest, ReceivedRequest];
       expect(second.at - first.at).toBeGreaterThanOrEqual(25);
       expect(third.at - second.at).toBeGreaterThanOrEqual(55);
 
@@ -313,7 +255,7 @@ describe('alert delivery', () => {
 
     it('gives up after maxAttempts, disables the endpoint and counts it', async () => {
       const hook = await receiver(async () => ({ status: 503, body: 'maintenance' }));
-      const { alert, endpoint, delivery } = await seedWebhook(`${hook.url}/always-down`);
+      const { alert, endpoint, delivery } = await seedWebhook(`${hook.origin}/always-down`);
       const { outbox, metrics } = outboxWith({ maxAttempts: 3, backoffBaseMs: 20 });
       outbox.start();
 
@@ -346,7 +288,7 @@ describe('alert delivery', () => {
       const hook = await receiver(async (_n, path) =>
         path === '/moved' ? { status: 307, headers: { location: '/elsewhere' } } : { status: 204 },
       );
-      const { delivery } = await seedWebhook(`${hook.url}/moved`);
+      const { delivery } = await seedWebhook(`${hook.origin}/moved`);
       await outboxWith().outbox.runOnce();
       expect(await deliveryOf(delivery)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 307' });
       expect(hook.received.map((request) => request.path)).toEqual(['/moved']);
@@ -358,7 +300,7 @@ describe('alert delivery', () => {
         await release.promise;
         return { status: 204 };
       });
-      const { delivery } = await seedWebhook(hook.url);
+      const { delivery } = await seedWebhook(hook.origin);
       const before = Date.now();
       await outboxWith({ webhookTimeoutMs: 200, backoffBaseMs: 1_000, backoffMaxMs: 60_000 }).outbox.runOnce();
       release.resolve();
@@ -371,7 +313,7 @@ describe('alert delivery', () => {
 
     it('fails a delivery to a removed endpoint without sending', async () => {
       const hook = await receiver(async () => ({ status: 204 }));
-      const { alert, endpoint, delivery } = await seedWebhook(hook.url);
+      const { alert, endpoint, delivery } = await seedWebhook(hook.origin);
       await endpoints.remove(alert.tenantId, endpoint.id);
       await outboxWith().outbox.runOnce();
       expect(await deliveryOf(delivery)).toMatchObject({ status: 'failed', lastError: `webhook endpoint ${endpoint.id} was removed` });
@@ -382,7 +324,7 @@ describe('alert delivery', () => {
   it("cancels an acknowledged alert's pending deliveries and sends nothing", async () => {
     const hook = await receiver(async () => ({ status: 204 }));
     const tenantId = newTenant();
-    const endpoint = await endpointFor(tenantId, hook.url);
+    const endpoint = await endpointFor(tenantId, hook.origin);
     const { deliveries } = await seedAlert(
       tenantId,
       [
@@ -401,7 +343,7 @@ describe('alert delivery', () => {
 
   it('re-sends with the same webhook-id when the process died between sending and recording', async () => {
     const hook = await receiver(async () => ({ status: 204 }));
-    const { endpoint, delivery } = await seedWebhook(hook.url);
+    const { endpoint, delivery } = await seedWebhook(hook.origin);
 
     // The first process sends, then loses the store before it can record the outcome.
     let failures = 0;
@@ -423,7 +365,7 @@ describe('alert delivery', () => {
     const { outbox: second } = outboxWith();
     await second.runOnce();
     expect(hook.received).toHaveLength(2);
-    const [sent, resent] = hook.received as [Received, Received];
+    const [sent, resent] = hook.received as [ReceivedRequest, ReceivedRequest];
     expect(resent.headers['webhook-id']).toBe(sent.headers['webhook-id']);
     expect(resent.headers['webhook-id']).toBe(delivery.messageId);
     expect(resent.body).toBe(sent.body);
@@ -437,7 +379,7 @@ describe('alert delivery', () => {
       await release.promise;
       return { status: 200, body: 'ok' };
     });
-    const { delivery } = await seedWebhook(hook.url);
+    const { delivery } = await seedWebhook(hook.origin);
     const { outbox } = outboxWith({ webhookTimeoutMs: 20_000 });
     outbox.start();
     await waitFor(async () => (hook.received.length === 1 ? true : undefined), 'the first send');

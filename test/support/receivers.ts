@@ -6,32 +6,52 @@ import { SMTPServer } from 'smtp-server';
 export interface ReceivedRequest {
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
+  readonly path: string;
   readonly at: number;
 }
 
+export interface Reply {
+  readonly status: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
 export interface WebhookReceiver {
+  /** The receiver's origin; any path under it is answered. */
+  readonly origin: string;
+  /** `origin` + "/hooks", for tests that need one URL. */
   readonly url: string;
   readonly received: ReceivedRequest[];
   close(): Promise<void>;
 }
 
-/** A real HTTP endpoint; `answer` picks the status of each request (by its 0-based number). */
-export async function startWebhookReceiver(answer: (index: number, request: ReceivedRequest) => number = () => 204): Promise<WebhookReceiver> {
+/**
+ * A real HTTP endpoint. `answer` gets the 1-based number of each request and may hold its reply
+ * back (a slow endpoint); a bare status answers with an empty body for 2xx, a short text otherwise.
+ */
+export async function startWebhookReceiver(
+  answer: (n: number, request: ReceivedRequest) => number | Reply | Promise<number | Reply> = () => 204,
+): Promise<WebhookReceiver> {
   const received: ReceivedRequest[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const entry = { headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      const entry = { headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), path: request.url ?? '', at: Date.now() };
       received.push(entry);
-      response.statusCode = answer(received.length - 1, entry);
-      response.end(response.statusCode >= 300 ? 'receiver says no' : '');
+      void Promise.resolve(answer(received.length, entry)).then((given) => {
+        const reply = typeof given === 'number' ? { status: given, body: given >= 300 ? 'receiver says no' : '' } : given;
+        response.writeHead(reply.status, reply.headers);
+        response.end(reply.body ?? '');
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}/hooks`,
+    origin,
+    url: `${origin}/hooks`,
     received,
     close: () =>
       new Promise<void>((resolve) => {
@@ -42,6 +62,7 @@ export async function startWebhookReceiver(answer: (index: number, request: Rece
 }
 
 export interface ReceivedMail {
+  /** The SMTP envelope's recipients. */
   readonly envelopeTo: string[];
   readonly mail: ParsedMail;
 }
