@@ -12,7 +12,7 @@ import { forecastPeriodEnd } from './detectors/budget.js';
 import { detectSpike, topDrivers, type Driver, type KeyedCost } from './detectors/spike.js';
 import { AlertDecimal, format } from './decimal.js';
 import { decideBudget, decideForecast, decideSpike, decideThresholds, enterPeriod, type Decision, type RuleState } from './decide.js';
-import { durationMs } from './rule-schema.js';
+import { ALERT_KINDS, durationMs } from './rule-schema.js';
 import { effectiveRules, type AlertRule, type AlertRules } from './rules.js';
 import type { WebhookEndpoints } from './webhook-endpoints.js';
 
@@ -113,7 +113,9 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     // A failed tenant is looked at again: its figures stay after the watermark.
     if (!failed) watermark = newest;
     else watermark ??= 0;
-    for (const [kind, count] of await alertStore.firingByKind()) metrics.alertsFiring.labels(kind).set(count);
+    // Every kind is set, so a kind whose last alert resolved drops to 0 rather than keeping its old count.
+    const firing = await alertStore.firingByKind();
+    for (const kind of ALERT_KINDS) metrics.alertsFiring.labels(kind).set(firing.get(kind) ?? 0);
     metrics.alertsEvaluationDuration.observe((performance.now() - started) / 1000);
   }
 

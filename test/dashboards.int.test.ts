@@ -1,6 +1,12 @@
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -19,7 +25,9 @@ import {
   type QueryPanel,
   type TimeRange,
 } from './support/grafana.js';
+import { waitFor } from './support/process.js';
 import { isExported, metricFamilies, metricNamesInPromQL, metricNamesInVariableQuery } from './support/prometheus.js';
+import { startWebhookReceiver, type WebhookReceiver } from './support/receivers.js';
 import { startScrapedService, type ScrapedService } from './support/scrape.js';
 import { startTestService, type TestService } from './support/service.js';
 
@@ -48,6 +56,9 @@ const EXPECTED_COLUMNS: Record<string, readonly string[]> = {
   'Top customers by period-to-date revenue': ['rank', 'customer', 'currency', 'subtotal', 'share_percent'],
   'Cost vs billed and margin (markup charges)': ['customer', 'charge', 'category', 'currency', 'cost', 'billed', 'margin', 'margin_percent'],
   'Forecast vs period-to-date': ['customer', 'currency', 'period_start', 'period_end', 'elapsed_percent', 'period_to_date', 'forecast', 'method'],
+  'Alerts fired over time by kind': ['time', 'kind', 'alerts'],
+  'Currently firing alerts': ['customer', 'kind', 'created_at', 'measure', 'value', 'threshold', 'currency', 'acknowledged_at'],
+  'Delivery failures': ['customer', 'status', 'channel', 'target', 'attempts', 'last_error', 'updated_at'],
 };
 
 /** Panels that read the rater's snapshots: the latest one per customer in the period containing the end of the range. */
@@ -61,9 +72,13 @@ const RATED_PANELS = [
 /** Panels that must be answered by the usage_by_minute projection, as the usage API is. */
 const ROLLUP_PANELS = ['Usage by meter', 'Usage by meter and group over the range'];
 
-/** Tables a dashboard may read. api_keys holds key hashes and scopes: no dashboard has any business there. */
-const READABLE_TABLES = new Set(['events', 'meters', 'customers', 'tenants', 'rated_charges']);
-const CATALOG_TABLES = new Set(['meters', 'customers', 'tenants']);
+/**
+ * Tables a dashboard may read. api_keys holds key hashes and scopes, webhook_endpoints signing
+ * secrets: no dashboard has any business there.
+ */
+const READABLE_TABLES = new Set(['events', 'meters', 'customers', 'tenants', 'rated_charges', 'alerts', 'alert_deliveries']);
+/** ReplacingMergeTree tables: without FINAL a query may see a row's older versions next to its latest. */
+const FINAL_TABLES = new Set(['meters', 'customers', 'tenants', 'alerts', 'alert_deliveries']);
 
 interface Provisioned {
   readonly uid: string;
@@ -124,8 +139,8 @@ describe('dashboard files', () => {
     for (const ds of datasources) expect(ds.uid).toMatch(/^[a-z0-9-]{1,40}$/);
   });
 
-  it('finds both dashboards, with unique uids and titles', () => {
-    expect(DASHBOARDS.map((d) => d.file)).toEqual(expect.arrayContaining(['pipeline-health.json', 'usage.json']));
+  it('finds every dashboard, with unique uids and titles', () => {
+    expect(DASHBOARDS.map((d) => d.file)).toEqual(expect.arrayContaining(['alerts.json', 'pipeline-health.json', 'usage.json']));
     const uids = DASHBOARDS.map((d) => d.dashboard.uid);
     expect(new Set(uids).size).toBe(uids.length);
     const titles = DASHBOARDS.map((d) => d.dashboard.title);
@@ -195,13 +210,23 @@ describe('dashboard files', () => {
       expect(tables.length, name).toBeGreaterThan(0);
       for (const [, table, final] of tables) {
         expect(READABLE_TABLES.has(table as string), `${name} reads ${table}`).toBe(true);
-        if (CATALOG_TABLES.has(table as string)) expect(final, `${name}: ${table} is a ReplacingMergeTree, read it with FINAL`).toBeDefined();
+        if (FINAL_TABLES.has(table as string)) expect(final, `${name}: ${table} is a ReplacingMergeTree, read it with FINAL`).toBeDefined();
       }
       // Only the tenant list itself is not per tenant.
       const perTenant = tables.filter(([, table]) => table !== 'tenants').length;
       const scoped = [...sql.matchAll(/\b(?:\w+\.)?tenant_id = '\$\{tenant\}'/g)].length;
       expect(scoped, `${name}: one tenant_id = '\${tenant}' per table read`).toBe(perTenant);
     }
+  });
+
+  it('grants Grafana\'s ClickHouse user SELECT on exactly the tables the dashboards read', () => {
+    const users = readFileSync(join(ROOT, 'deploy/clickhouse/users.d/grafana.xml'), 'utf8');
+    const granted = [...users.matchAll(/GRANT SELECT ON meterline\.(\w+)/g)].map(([, table]) => table as string);
+    const read = [...CH_PANELS.map(({ sql }) => sql), ...CH_VARIABLES.map(({ sql }) => sql)].flatMap((sql) =>
+      [...sql.matchAll(/\bmeterline\.(\w+)/g)].map(([, table]) => table as string),
+    );
+    expect(new Set(granted)).toEqual(new Set(read));
+    expect(new Set(read)).toEqual(READABLE_TABLES);
   });
 
   it('compares "All" with the allValue the variables send', () => {
@@ -217,6 +242,63 @@ describe('dashboard files', () => {
 const MINUTE = 60_000;
 /** When the seeded plans and contracts take effect: well before any billing period the test runs in. */
 const TERMS_FROM = '2026-01-01T00:00:00Z';
+
+interface DeliveryView {
+  readonly channel: string;
+  readonly target: string;
+  readonly status: string;
+  readonly attempts: number;
+  readonly lastError?: string;
+  readonly updatedAt: string;
+}
+
+interface AlertView {
+  readonly id: string;
+  readonly customerId: string;
+  readonly kind: string;
+  readonly state: string;
+  readonly details: Record<string, unknown>;
+  readonly createdAt: string;
+  readonly acknowledgedAt?: string;
+  readonly deliveries: DeliveryView[];
+}
+
+/** What a refusing endpoint answers; the outbox keeps it as the delivery's last error. */
+const REFUSAL = 'endpoint says no';
+
+interface RefusingEndpoint {
+  readonly url: string;
+  /** Requests received so far, including one held open. */
+  readonly requests: () => number;
+  close(): Promise<void>;
+}
+
+/**
+ * A webhook endpoint that refuses its first `refusals` requests with a 500 and then answers nothing
+ * until it is closed: its delivery stays pending with the refused attempts counted, as one does
+ * between retries.
+ */
+async function startRefusingEndpoint(refusals: number): Promise<RefusingEndpoint> {
+  let requests = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      requests += 1;
+      if (requests <= refusals) response.writeHead(500).end(REFUSAL);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    requests: () => requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 interface SeededEvent {
   readonly id: string;
@@ -234,10 +316,33 @@ describe('ClickHouse panels and variables on the real engine', () => {
   const lastRated = new Map<string, Charges>();
   const AGGREGATIONS = ['SUM', 'COUNT', 'MAX', 'MIN', 'UNIQUE_COUNT', 'LATEST', 'AVG'] as const;
   const meterKey = (aggregation: string) => aggregation.toLowerCase().replace('_', '-');
+  /** The alerts the service raised on the seeded figures, as GET /v1/alerts answers them. */
+  let seededAlerts: AlertView[];
+  /** Webhook endpoint ids: Acme's accepting and refusing ones, Gamma's stalling one. */
+  const endpoint = { ok: '', refusing: '', stalling: '' };
+  const secrets: string[] = [];
+  let accepting: WebhookReceiver | undefined;
+  let refusing: RefusingEndpoint | undefined;
+  let stalling: RefusingEndpoint | undefined;
 
   beforeAll(async () => {
-    // Without the rater role: the test runs the rater's cycles itself, so snapshots appear only when it says.
-    svc = await startTestService({ env: { METERLINE_ROLES: 'api,aggregator' } });
+    accepting = await startWebhookReceiver(() => 204);
+    refusing = await startRefusingEndpoint(Infinity);
+    stalling = await startRefusingEndpoint(2);
+    // Without the rater role: the test runs the rater's cycles itself, so snapshots appear only when it
+    // says. The alerts role evaluates each snapshot as it is stored and delivers what fires; three
+    // quick attempts per delivery, so a refusing endpoint is given up on within the setup.
+    svc = await startTestService({
+      env: {
+        METERLINE_ROLES: 'api,aggregator,alerts',
+        METERLINE_ALERTS_INTERVAL: '100ms',
+        METERLINE_DELIVERY_MAX_ATTEMPTS: '3',
+        METERLINE_DELIVERY_BACKOFF_BASE: '20ms',
+        METERLINE_DELIVERY_BACKOFF_MAX: '50ms',
+        // The stalling endpoint's third attempt must outlast the tests.
+        METERLINE_WEBHOOK_TIMEOUT: '10m',
+      },
+    });
     key = svc.operatorKey;
     // An empty tenant: every panel must show nothing of another tenant's data.
     await createTenant(svc, 'empty');
@@ -310,6 +415,23 @@ describe('ClickHouse panels and variables on the real engine', () => {
       expectStatus(svc.request('PUT', `/v1/customers/${customer}/contract`, { key, body: { startsAt: TERMS_FROM, ...terms } }), 200);
     for (const [customer, plan] of [['acme', 'pro'], ['beta', 'starter'], ['gamma', 'pro']] as const) await contract(customer, { plan });
 
+    // Alerting, before anything is rated: every customer's spend crosses 10 in its currency, and
+    // Beta's 50 % of a 200 budget. Acme has an accepting and a refusing endpoint, Gamma one that
+    // refuses twice and then stalls, Beta none.
+    const register = async (url: string, customerId: string) => {
+      const created = await expectStatus(svc.request('POST', '/v1/webhook-endpoints', { key, body: { url, customerId } }), 201);
+      secrets.push(created.body.secret as string);
+      return created.body.id as string;
+    };
+    endpoint.ok = await register(accepting.url, 'acme');
+    endpoint.refusing = await register(refusing.url, 'acme');
+    endpoint.stalling = await register(stalling.url, 'gamma');
+    await expectStatus(svc.request('POST', '/v1/alert-rules', { key, body: { kind: 'spend_threshold', thresholds: ['10'], channels: ['webhook'] } }), 201);
+    await expectStatus(
+      svc.request('POST', '/v1/alert-rules', { key, body: { kind: 'budget', customerId: 'beta', budget: '200', percentages: [50], channels: ['webhook'] } }),
+      201,
+    );
+
     // The rater role's loop on the same store, one cycle at a time. A change of terms marks the
     // customer, as the service does when a contract is stored.
     const log = createLogger('silent');
@@ -337,10 +459,38 @@ describe('ClickHouse panels and variables on the real engine', () => {
     rater.markCustomer('default', 'acme');
     await rater.runOnce();
 
+    const listAlerts = async () => (await expectStatus(svc.request('GET', '/v1/alerts?limit=1000', { key }), 200)).body.data as AlertView[];
+    const settled = (alerts: AlertView[]) => {
+      const deliveries = alerts.flatMap((alert) => alert.deliveries);
+      const has = (target: string, status: string, attempts: number) =>
+        deliveries.some((delivery) => delivery.target === target && delivery.status === status && delivery.attempts === attempts);
+      return (
+        alerts.length === 4 &&
+        has(endpoint.ok, 'succeeded', 1) &&
+        has(endpoint.refusing, 'failed', 3) &&
+        has(endpoint.stalling, 'pending', 2) &&
+        // The third attempt is held open, so the pending row stays as it is.
+        (stalling?.requests() ?? 0) >= 3
+      );
+    };
+    const raised = await waitFor(async () => {
+      const alerts = await listAlerts();
+      return settled(alerts) ? alerts : undefined;
+    }, 'the alerts on the rated figures and their deliveries', 30_000);
+    const budgetAlert = raised.find((alert) => alert.kind === 'budget');
+    await expectStatus(svc.request('POST', `/v1/alerts/${budgetAlert?.id ?? 'none'}/ack`, { key }), 200);
+    seededAlerts = await listAlerts();
+
     // Whole minutes; the end comes after the last rating, as rated panels read the figures as of the end.
     range = { from: new Date(start - 60 * MINUTE), to: new Date(Math.floor(Date.now() / MINUTE) * MINUTE + MINUTE), intervalSeconds: 60 };
   });
-  afterAll(async () => svc?.close());
+  afterAll(async () => {
+    // The stalling endpoint first: closing it ends the attempt the outbox waits for when it stops.
+    await stalling?.close();
+    await svc?.close();
+    await accepting?.close();
+    await refusing?.close();
+  });
 
   /** Panel SQL as the plugin would send it, against this service's database. */
   const render = (sql: string, values: Record<string, string>, timeRange: TimeRange = range) =>
@@ -583,6 +733,151 @@ describe('ClickHouse panels and variables on the real engine', () => {
       const gamma = rows.find((row) => row.customer === 'gamma');
       expect([exact(gamma?.period_to_date), exact(gamma?.forecast)]).toEqual(['49', '49']);
     });
+  });
+
+  describe('alert panels, over the alerts the service raised on the rated figures', () => {
+    const sqlOf = (title: string) => CH_PANELS.find((entry) => entry.panel.title === title)?.sql ?? '';
+    const exact = (value: unknown) => new Decimal(String(value)).toFixed();
+    /** A DateTime64 as the engine prints it, as an ISO instant; null stays null. */
+    const iso = (value: unknown) => (value === null ? null : new Date(`${String(value).replace(' ', 'T')}Z`).toISOString());
+    const byCustomerAndKind = (a: AlertView, b: AlertView) => a.customerId.localeCompare(b.customerId) || a.kind.localeCompare(b.kind);
+
+    it('seeds what the panels are checked against', () => {
+      expect(seededAlerts.map((alert) => [alert.customerId, alert.kind, alert.state]).sort()).toEqual([
+        ['acme', 'spend_threshold', 'firing'],
+        ['beta', 'budget', 'acknowledged'],
+        ['beta', 'spend_threshold', 'firing'],
+        ['gamma', 'spend_threshold', 'firing'],
+      ]);
+    });
+
+    it('counts the alerts fired in the range by kind, per customer', async () => {
+      const totals = async (values: Record<string, string>) => {
+        const counts: Record<string, number> = {};
+        for (const row of await run(render(sqlOf('Alerts fired over time by kind'), values))) {
+          counts[String(row.kind)] = (counts[String(row.kind)] ?? 0) + Number(row.alerts);
+        }
+        return counts;
+      };
+      expect(await totals(ALL)).toEqual({ spend_threshold: 3, budget: 1 });
+      expect(await totals({ ...ALL, customer: 'acme' })).toEqual({ spend_threshold: 1 });
+      expect(await totals({ ...ALL, customer: 'beta' })).toEqual({ spend_threshold: 1, budget: 1 });
+      // Each alert falls in the interval of its creation time.
+      const rows = await run(render(sqlOf('Alerts fired over time by kind'), { ...ALL, customer: 'acme' }, { ...range, intervalSeconds: 60 }));
+      const acme = seededAlerts.find((alert) => alert.customerId === 'acme');
+      expect(rows.map((row) => iso(row.time))).toEqual([new Date(Math.floor(Date.parse(acme?.createdAt ?? '') / MINUTE) * MINUTE).toISOString()]);
+    });
+
+    it('lists the firing alerts with the figures they recorded and whether they are acknowledged', async () => {
+      const rows = await run(render(sqlOf('Currently firing alerts'), ALL));
+      const shown: Array<Record<string, unknown>> = rows.map((row) => ({ ...row, created_at: iso(row.created_at), acknowledged_at: iso(row.acknowledged_at) }));
+      const expected = [...seededAlerts].sort(byCustomerAndKind).map((alert) => ({
+        customer: alert.customerId,
+        kind: alert.kind,
+        created_at: alert.createdAt,
+        measure: alert.details.measure,
+        value: alert.details.value,
+        threshold: alert.details.threshold,
+        currency: alert.details.currency,
+        acknowledged_at: alert.acknowledgedAt ?? null,
+      }));
+      expect([...shown].sort((a, b) => String(a.customer).localeCompare(String(b.customer)) || String(a.kind).localeCompare(String(b.kind)))).toEqual(expected);
+      // Against the seed: Acme crossed 10 USD with the subtotal the charges API shows; Beta crossed half its 200 NPR budget.
+      const acme = shown.find((row) => row.customer === 'acme');
+      const subtotal = (await expectStatus(svc.request('GET', '/v1/customers/acme/charges', { key }), 200)).body.subtotal as string;
+      expect([acme?.kind, acme?.threshold, acme?.currency, exact(acme?.value)]).toEqual(['spend_threshold', '10', 'USD', exact(subtotal)]);
+      const budget = shown.find((row) => row.customer === 'beta' && row.kind === 'budget');
+      expect([exact(budget?.threshold), budget?.currency, budget?.acknowledged_at === null]).toEqual(['100', 'NPR', false]);
+      expect(shown.filter((row) => row.acknowledged_at !== null).map((row) => [row.customer, row.kind])).toEqual([['beta', 'budget']]);
+      // Newest first.
+      const times = rows.map((row) => String(row.created_at));
+      expect([...times].sort().reverse()).toEqual(times);
+    });
+
+    it('lists failed deliveries and those retrying after more than one failure, never a succeeded one', async () => {
+      const rows = await run(render(sqlOf('Delivery failures'), ALL));
+      const shown = rows.map((row) => [row.customer, row.status, row.channel, row.target, Number(row.attempts), row.last_error]);
+      expect(shown.sort()).toEqual(
+        [
+          ['acme', 'failed', 'webhook', endpoint.refusing, 3, `HTTP 500: ${REFUSAL}`],
+          // Beta has no endpoint: nowhere to send, given up at once.
+          ['beta', 'failed', 'webhook', '', 0, 'no enabled webhook endpoint for this customer'],
+          ['beta', 'failed', 'webhook', '', 0, 'no enabled webhook endpoint for this customer'],
+          ['gamma', 'pending', 'webhook', endpoint.stalling, 2, `HTTP 500: ${REFUSAL}`],
+        ].sort(),
+      );
+      expect(shown.map((row) => row[3])).not.toContain(endpoint.ok);
+      // The same rows and times as the alerts API's deliveries.
+      const api = seededAlerts.flatMap((alert) =>
+        alert.deliveries
+          .filter((delivery) => delivery.status === 'failed' || (delivery.status === 'pending' && delivery.attempts > 1))
+          .map((delivery) => [alert.customerId, delivery.target, delivery.updatedAt]),
+      );
+      expect(rows.map((row) => [row.customer, row.target, iso(row.updated_at)]).sort()).toEqual(api.sort());
+      const acme = await run(render(sqlOf('Delivery failures'), { ...ALL, customer: 'acme' }));
+      expect(acme.map((row) => [row.customer, row.target])).toEqual([['acme', endpoint.refusing]]);
+    });
+
+    it('shows failures of the range only, but a delivery still retrying whatever the range', async () => {
+      const earliest = Math.min(...seededAlerts.map((alert) => Date.parse(alert.createdAt)));
+      const before = { from: range.from, to: new Date(earliest - 1_000), intervalSeconds: 60 };
+      const rows = await run(render(sqlOf('Delivery failures'), ALL, before));
+      expect(rows.map((row) => [row.customer, row.status, row.target])).toEqual([['gamma', 'pending', endpoint.stalling]]);
+    });
+
+    it('never shows a webhook secret or URL', async () => {
+      for (const title of ['Currently firing alerts', 'Delivery failures']) {
+        const text = JSON.stringify(await run(render(sqlOf(title), ALL)));
+        expect(secrets.length).toBe(3);
+        for (const secret of secrets) expect(text, title).not.toContain(secret.slice('whsec_'.length, 30));
+        expect(text, title).not.toMatch(/whsec_|127\.0\.0\.1/);
+      }
+    });
+  });
+});
+
+/** promtool parses the expressions with Prometheus's own parser; the test suite needs it (see README). */
+function requirePromtool(): void {
+  try {
+    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('promtool is not on PATH. Install the Debian package "prometheus", which provides /usr/bin/promtool.');
+  }
+}
+
+/** A Prometheus expression as Grafana sends it: its own interval variables and the dashboard's selections filled in. */
+function grafanaExpanded(expr: string): string {
+  return expr.replace(/\$\{?__(?:rate_interval|interval|range)\}?/g, '5m').replace(/\$\{?\w+\}?/g, '.*');
+}
+
+describe('Prometheus expressions under promtool', () => {
+  it('parses every panel and variable expression (promtool check rules)', async () => {
+    requirePromtool();
+    const exprs = [
+      ...PROM_TARGETS.map(({ dashboard, panel, refId, expr }) => ({ name: `${dashboard} / ${panel.title} ${refId}`, expr })),
+      ...PROM_VARIABLES.map(({ dashboard, variable, query }) => ({
+        name: `${dashboard} $${variable.name}`,
+        expr: /^\s*(?:label_values|query_result)\((.*?)(?:,\s*\w+)?\)\s*$/.exec(query)?.[1] ?? query,
+      })),
+    ];
+    // Recording rules are the one way this promtool takes expressions on their own; their names say which panel each is.
+    const rules = exprs.map(({ expr }, index) => ({ record: `dashboard:expr_${index}`, expr: grafanaExpanded(expr) }));
+    const dir = await mkdtemp(join(tmpdir(), 'meterline-dashboard-exprs-'));
+    try {
+      const file = join(dir, 'exprs.yml');
+      await writeFile(file, JSON.stringify({ groups: [{ name: 'dashboards', rules }] }));
+      const output = await promisify(execFile)('promtool', ['check', 'rules', file]).then(
+        ({ stdout }) => stdout,
+        (error: { stdout?: string; stderr?: string }) => {
+          const text = `${error.stdout ?? ''}${error.stderr ?? ''}`;
+          const named = text.replace(/dashboard:expr_(\d+)/g, (whole, index: string) => `${whole} (${exprs[Number(index)]?.name ?? '?'})`);
+          throw new Error(`promtool refused a dashboard expression:\n${named}`);
+        },
+      );
+      expect(output).toMatch(new RegExp(`SUCCESS: ${rules.length} rules found`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -85,6 +85,10 @@ describe('alerting rules as written', () => {
         'MeterlineProduceErrors',
         'MeterlineIngestRefusing',
         'MeterlineStoreRetrying',
+        'MeterlineRatingLag',
+        'MeterlineWebhookDeliveriesFailing',
+        'MeterlineAlertOutboxBacklog',
+        'MeterlineAlertEvaluationFailing',
       ]),
     );
   });
@@ -111,6 +115,13 @@ describe('alerting rules as written', () => {
       ruleTests.flatMap((test) => (test.alert_rule_test ?? []).filter((check) => (check.exp_alerts ?? []).length > 0).map((check) => check.alertname)),
     );
     for (const alert of alerts) expect(firing.has(alert.alert), alert.alert).toBe(true);
+  });
+
+  it('has a unit test in which each alert stays quiet', () => {
+    const quiet = new Set(
+      ruleTests.flatMap((test) => (test.alert_rule_test ?? []).filter((check) => (check.exp_alerts ?? []).length === 0).map((check) => check.alertname)),
+    );
+    for (const alert of alerts) expect(quiet.has(alert.alert), alert.alert).toBe(true);
   });
 });
 
