@@ -1,12 +1,14 @@
 /**
- * npm run bench: every benchmark, or those named in BENCH_SUITES (embedded, kafka, rating).
+ * npm run bench: every benchmark, or those named in BENCH_SUITES (embedded, kafka, rating, alerts).
  * Figures are printed as Markdown; bench/README.md records them.
  */
+import { benchAlerts } from './alerts.js';
 import { benchEmbedded } from './embedded.js';
 import { benchKafka } from './kafka.js';
 import { benchRating } from './rating.js';
 
-const suites = new Set((process.env.BENCH_SUITES ?? 'embedded,kafka,rating').split(','));
+const suites = new Set((process.env.BENCH_SUITES ?? 'embedded,kafka,rating,alerts').split(','));
 if (suites.has('embedded')) await benchEmbedded();
 if (suites.has('kafka')) await benchKafka();
 if (suites.has('rating')) await benchRating();
+if (suites.has('alerts')) await benchAlerts();
