@@ -55,7 +55,7 @@ const EXPECTED_COLUMNS: Record<string, readonly string[]> = {
   'Period-to-date revenue by customer': ['customer', 'currency', 'period_start', 'period_end', 'subtotal', 'tax', 'total', 'rated_at'],
   'Top customers by period-to-date revenue': ['rank', 'customer', 'currency', 'subtotal', 'share_percent'],
   'Cost vs billed and margin (markup charges)': ['customer', 'charge', 'category', 'currency', 'cost', 'billed', 'margin', 'margin_percent'],
-  'Forecast vs period-to-date': ['customer', 'currency', 'period_start', 'period_end', 'elapsed_percent', 'period_to_date', 'forecast', 'method'],
+  'Forecast vs budget': ['customer', 'currency', 'period_start', 'period_end', 'elapsed_percent', 'period_to_date', 'forecast', 'budget', 'over_budget', 'method'],
   'Alerts fired over time by kind': ['time', 'kind', 'alerts'],
   'Currently firing alerts': ['customer', 'kind', 'created_at', 'measure', 'value', 'threshold', 'currency', 'acknowledged_at'],
   'Delivery failures': ['customer', 'status', 'channel', 'target', 'attempts', 'last_error', 'updated_at'],
@@ -66,7 +66,7 @@ const RATED_PANELS = [
   'Period-to-date revenue by customer',
   'Top customers by period-to-date revenue',
   'Cost vs billed and margin (markup charges)',
-  'Forecast vs period-to-date',
+  'Forecast vs budget',
 ];
 
 /** Panels that must be answered by the usage_by_minute projection, as the usage API is. */
@@ -76,7 +76,7 @@ const ROLLUP_PANELS = ['Usage by meter', 'Usage by meter and group over the rang
  * Tables a dashboard may read. api_keys holds key hashes and scopes, webhook_endpoints signing
  * secrets: no dashboard has any business there.
  */
-const READABLE_TABLES = new Set(['events', 'meters', 'customers', 'tenants', 'rated_charges', 'alerts', 'alert_deliveries']);
+const READABLE_TABLES = new Set(['events', 'meters', 'customers', 'tenants', 'rated_charges', 'alerts', 'alert_deliveries', 'alert_rules']);
 /** ReplacingMergeTree tables: without FINAL a query may see a row's older versions next to its latest. */
 const FINAL_TABLES = new Set(['meters', 'customers', 'tenants', 'alerts', 'alert_deliveries']);
 
@@ -713,8 +713,8 @@ describe('ClickHouse panels and variables on the real engine', () => {
       if (Date.parse((await charges('acme')).periodStart) <= Date.parse(seeded[0]?.time ?? '')) expect(exact(acme?.cost)).toBe('20.5');
     });
 
-    it('puts the rater\'s forecast next to the period-to-date subtotal', async () => {
-      const rows = await run(render(sqlOf('Forecast vs period-to-date'), ALL));
+    it('puts the rater\'s forecast next to the period-to-date subtotal and the budget of the alert rules', async () => {
+      const rows = await run(render(sqlOf('Forecast vs budget'), ALL));
       expect(rows.map((row) => row.customer)).toEqual(['acme', 'beta', 'gamma']);
       for (const row of rows) {
         const customer = String(row.customer);
@@ -732,6 +732,13 @@ describe('ClickHouse panels and variables on the real engine', () => {
       // Fixed fees are not scaled: Gamma, with only its platform fee, is forecast to end where it stands.
       const gamma = rows.find((row) => row.customer === 'gamma');
       expect([exact(gamma?.period_to_date), exact(gamma?.forecast)]).toEqual(['49', '49']);
+      // Only Beta has a budget (its own budget rule of 200); the tenant-wide rule is a spend threshold, not a budget.
+      const beta = rows.find((row) => row.customer === 'beta');
+      expect(exact(beta?.budget)).toBe('200');
+      expect(exact(beta?.over_budget)).toBe(new Decimal(exact(beta?.forecast)).minus(200).toFixed());
+      for (const row of rows.filter((candidate) => candidate.customer !== 'beta')) {
+        expect([row.budget, row.over_budget], String(row.customer)).toEqual([null, null]);
+      }
     });
   });
 

@@ -213,7 +213,7 @@ describe('docker compose file', () => {
     expect(users).toMatch(/<readonly>[12]<\/readonly>/);
     const grants = [...users.matchAll(/<query>([^<]*)<\/query>/g)].map(([, query]) => (query as string).trim());
     expect(grants.length).toBeGreaterThan(0);
-    for (const grant of grants) expect(grant).toMatch(/^GRANT SELECT ON meterline\.(events|meters|customers|tenants|rated_charges|alerts|alert_deliveries)$/);
+    for (const grant of grants) expect(grant).toMatch(/^GRANT SELECT ON meterline\.(events|meters|customers|tenants|rated_charges|alerts|alert_deliveries|alert_rules)$/);
     const passwordVar = /from_env="(\w+)"/.exec(users)?.[1] ?? '';
     expect(composeEnv(services.clickhouse)[passwordVar]).toBeTruthy();
   });
