@@ -6,7 +6,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { defineQuery, type Store } from '../platform/store.js';
 import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
-import type { Charges, ChargesService, PlansContracts } from '../rater/index.js';
+import { roundToMinorUnit, type Charges, type ChargesService, type PlansContracts } from '../rater/index.js';
 import { derivedId, messageIdOf, type AlertDetails, type AlertRecord, type AlertStore, type DeliveryRecord, type MessageType } from './alert-store.js';
 import { forecastPeriodEnd } from './detectors/budget.js';
 import { detectSpike, topDrivers, type Driver, type KeyedCost } from './detectors/spike.js';
@@ -209,7 +209,8 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     if (meter !== undefined) {
       let total = new AlertDecimal(0);
       for (const line of context.charges.lines) if (context.chargeMeters.get(line.charge) === meter) total = total.plus(line.amount);
-      return { value: format(total), measure: `charges of meter ${meter}` };
+      // A sum of rounded line amounts: shown like them, in the currency's minor unit.
+      return { value: roundToMinorUnit(format(total), context.charges.currency), measure: `charges of meter ${meter}` };
     }
     return { value: context.charges.subtotal, measure: 'subtotal' };
   }

@@ -348,3 +348,77 @@ describe('cost spikes on a week of history', () => {
     expect(after[0]?.deliveries.map((d) => d.status)).toEqual(['succeeded']);
   });
 });
+
+describe('usage thresholds, spend of one meter, and a forecast that rises and falls back', () => {
+  let svc: TestService;
+  let receiver: WebhookReceiver;
+  let admin: string;
+  type Message = { type: string; data: Record<string, unknown> };
+  const messages = () => receiver.received.map((r) => JSON.parse(r.body) as Message);
+
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+    svc = await startTestService({ env: { METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' } });
+    admin = await createTenant(svc, 'kinds');
+    const post = (path: string, body: unknown) => expectStatus(svc.request('POST', path, { key: admin, body }), 201);
+    await post('/v1/meters', { key: 'calls', name: 'Calls', eventType: 'api.call', aggregation: 'COUNT' });
+    await post('/v1/meters', { key: 'storage', name: 'Storage', eventType: 'storage.used', aggregation: 'SUM', valueProperty: '$.gb' });
+    await post('/v1/plans', {
+      key: 'mix',
+      name: 'Mix',
+      currency: 'USD',
+      charges: [
+        { key: 'calls', meter: 'calls', price: { model: 'unit', unitAmount: '1.00' } },
+        { key: 'storage', meter: 'storage', price: { model: 'unit', unitAmount: '0.10' } },
+      ],
+      effectiveFrom: '2020-01-01T00:00:00Z',
+    });
+    // At least 9 days of the period have passed, so the run rate projects at least 2.5× the spend so far.
+    await post('/v1/customers', { id: 'initech', name: 'Initech', timezone: 'UTC', currency: 'USD', billingAnchorDay: anchorDayForAWeekOfHistory(Date.now()) });
+    await expectStatus(svc.request('PUT', '/v1/customers/initech/contract', { key: admin, body: { plan: 'mix', startsAt: '2020-01-01T00:00:00Z' } }), 200);
+    await post('/v1/webhook-endpoints', { url: receiver.url });
+    await post('/v1/alert-rules', { kind: 'usage_threshold', meter: 'calls', thresholds: ['50'], channels: ['webhook'] });
+    await post('/v1/alert-rules', { kind: 'spend_threshold', meter: 'storage', thresholds: ['5'], channels: ['webhook'] });
+  });
+  afterAll(async () => {
+    await svc.close();
+    await receiver.close();
+  });
+
+  const send = (events: Array<Record<string, unknown>>) => expectStatus(svc.request('POST', '/v1/events', { key: admin, body: events }), 202);
+  const calls = (n: number) => Array.from({ length: n }, () => cloudEvent({ type: 'api.call', subject: 'initech' }));
+
+  it('measures a meter’s quantity and the charges of one meter, each against its own thresholds', async () => {
+    await send([...calls(60), cloudEvent({ type: 'storage.used', subject: 'initech', data: { gb: '100' } })]);
+    await waitFor(async () => (messages().length >= 2 ? true : undefined), 'two notifications', 30_000);
+    const byKind = new Map(messages().map((m) => [m.data.kind, m.data]));
+    expect(byKind.get('usage_threshold')).toMatchObject({ threshold: '50', value: '60' });
+    expect(byKind.get('spend_threshold')).toMatchObject({ threshold: '5', value: '10.00', currency: 'USD' });
+  });
+
+  it('fires a forecast over budget once, announces when it falls back under, and fires again on a new rise', async () => {
+    const rule = await expectStatus(svc.request('POST', '/v1/alert-rules', { key: admin, body: { kind: 'forecast', budget: '150', channels: ['webhook'] } }), 201);
+    const forecasts = () => messages().filter((m) => m.data.kind === 'forecast');
+    await send(calls(1));
+    await waitFor(async () => (forecasts().length >= 1 ? true : undefined), 'the forecast alert', 30_000);
+    const fired = forecasts()[0];
+    expect(fired).toMatchObject({ type: 'alert.fired', data: { budget: '150' } });
+    expect(Number(fired?.data.forecast)).toBeGreaterThan(150);
+    await send(calls(1));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(forecasts()).toHaveLength(1);
+
+    await expectStatus(svc.request('PATCH', `/v1/alert-rules/${rule.body.id}`, { key: admin, body: { budget: '100000', reason: 'bigger budget' } }), 200);
+    await send(calls(1));
+    await waitFor(async () => (forecasts().length >= 2 ? true : undefined), 'the resolution', 30_000);
+    expect(forecasts()[1]).toMatchObject({ type: 'alert.resolved', data: { alertId: fired?.data.alertId } });
+    const resolved = await expectStatus(svc.request('GET', '/v1/alerts?state=resolved', { key: admin }), 200);
+    expect(resolved.body.data).toEqual([expect.objectContaining({ kind: 'forecast', resolution: 'the forecast fell back under the budget' })]);
+
+    await expectStatus(svc.request('PATCH', `/v1/alert-rules/${rule.body.id}`, { key: admin, body: { budget: '150' } }), 200);
+    await send(calls(1));
+    await waitFor(async () => (forecasts().length >= 3 ? true : undefined), 'the second rise', 30_000);
+    expect(forecasts()[2]).toMatchObject({ type: 'alert.fired' });
+    expect(forecasts()[2]?.data.alertId).not.toBe(fired?.data.alertId);
+  });
+});
