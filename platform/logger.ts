@@ -12,6 +12,9 @@ export const REDACTED_PATHS = [
   'key',
   'secret',
   'password',
+  // One level down as well: an endpoint or SMTP settings object logged whole.
+  '*.secret',
+  '*.password',
 ];
 
 export function loggerOptions(level: string): LoggerOptions {
