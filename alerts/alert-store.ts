@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
-import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
+import { fromClickHouseTime, rowVersionClock, toClickHouseTime } from '../platform/time.js';
 import type { Driver } from './detectors/spike.js';
 import type { AlertKind, Channel } from './rule-schema.js';
 
@@ -227,8 +227,7 @@ function toDelivery(row: z.infer<typeof deliveryRow>): DeliveryRecord {
  * first row (a decision repeated after a crash) never hides what happened to it since.
  */
 export function buildAlertStore(store: Store, now: () => number = Date.now) {
-  let lastVersion = 0;
-  const nextVersion = () => (lastVersion = Math.max(lastVersion + 1, now() * 1000));
+  const nextVersion = rowVersionClock(now);
 
   function alertRowOf(alert: AlertRecord, version: number) {
     return {

@@ -5,14 +5,14 @@ import type { Catalog, Customer, Meter } from '../catalog/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { defineQuery, type Store } from '../platform/store.js';
-import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
+import { durationMs, fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
 import { roundToMinorUnit, type Charges, type ChargesService, type PlansContracts } from '../rater/index.js';
 import { derivedId, messageIdOf, type AlertDetails, type AlertRecord, type AlertStore, type DeliveryRecord, type MessageType } from './alert-store.js';
 import { forecastPeriodEnd } from './detectors/budget.js';
 import { detectSpike, topDrivers, type Driver, type KeyedCost } from './detectors/spike.js';
 import { AlertDecimal, format } from './decimal.js';
 import { decideBudget, decideForecast, decideSpike, decideThresholds, enterPeriod, type Decision, type RuleState } from './decide.js';
-import { ALERT_KINDS, durationMs } from './rule-schema.js';
+import { ALERT_KINDS } from './rule-schema.js';
 import { effectiveRules, type AlertRule, type AlertRules } from './rules.js';
 import type { WebhookEndpoints } from './webhook-endpoints.js';
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { customerId } from '../catalog/index.js';
+import { durationMs } from '../platform/time.js';
 import { budgetThresholds } from './detectors/budget.js';
 import { crossedThresholds } from './detectors/thresholds.js';
 
@@ -19,12 +20,6 @@ export const ruleDuration = z
   .string()
   .regex(/^[1-9]\d{0,4}(m|h|d)$/, 'a duration such as "30m", "1h" or "7d"')
   .refine((text) => durationMs(text) <= 31 * 86_400_000, 'at most 31 days');
-
-export function durationMs(text: string): number {
-  const unit = text.at(-1);
-  const size = unit === 'm' ? 60_000 : unit === 'h' ? 3_600_000 : 86_400_000;
-  return Number(text.slice(0, -1)) * size;
-}
 
 const common = {
   customerId: customerId.optional().describe('Absent: every customer of the tenant. A customer rule replaces the tenant default of its kind.'),

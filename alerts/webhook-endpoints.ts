@@ -4,7 +4,7 @@ import { customerId, type Catalog } from '../catalog/index.js';
 import { NotFoundError } from '../platform/errors.js';
 import { createSerialQueue } from '../platform/serial.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
-import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
+import { fromClickHouseTime, rowVersionClock, toClickHouseTime } from '../platform/time.js';
 import { generateWebhookSecret } from './webhook-signature.js';
 
 export const webhookEndpointInput = z.object({
@@ -97,6 +97,7 @@ const REMOVED = Number.MAX_SAFE_INTEGER;
  */
 export function buildWebhookEndpoints({ store, catalog, now = Date.now }: WebhookEndpointsDeps) {
   const serially = createSerialQueue();
+  const nextVersion = rowVersionClock(now);
 
   async function write(tenantId: string, endpoint: WebhookEndpoint, removed = false): Promise<void> {
     await insertRows(store, 'webhook_endpoints', [
@@ -113,12 +114,6 @@ export function buildWebhookEndpoints({ store, catalog, now = Date.now }: Webhoo
         version: removed ? REMOVED : nextVersion(),
       },
     ]);
-  }
-  // Later writes must win even within one millisecond.
-  let lastVersion = 0;
-  function nextVersion(): number {
-    lastVersion = Math.max(lastVersion + 1, now() * 1000);
-    return lastVersion;
   }
 
   async function get(tenantId: string, id: string): Promise<WebhookEndpoint> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationMs } from './time.js';
 
 /**
  * Every setting comes from the environment and is validated once at start.
@@ -22,11 +23,7 @@ const byteSize = z
 const duration = z
   .string()
   .regex(/^\d+\s*(ms|s|m|h|d)$/, 'a duration such as 250ms, 30s, 5m, 12h or 35d')
-  .transform((text) => {
-    const match = /^(\d+)\s*(ms|s|m|h|d)$/.exec(text);
-    const unitMs: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
-    return Number(match?.[1] ?? 0) * (unitMs[match?.[2] ?? 'ms'] ?? 1);
-  });
+  .transform(durationMs);
 
 /** A whole number written in plain decimal digits (no blanks, signs, hex or exponents). */
 function wholeNumber(min: number, max: number) {

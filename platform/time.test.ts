@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromClickHouseTime, parseRfc3339, toClickHouseTime } from './time.js';
+import { fromClickHouseTime, parseRfc3339, toClickHouseTime, durationMs, rowVersionClock } from './time.js';
 
 const MIN = new Date('1970-01-01T00:00:00.000Z');
 const MAX = new Date('2100-12-31T23:59:59.999Z');
@@ -196,5 +196,34 @@ describe('toClickHouseTime and fromClickHouseTime', () => {
         expect(byText).toBe(byTime);
       }),
     );
+  });
+});
+
+describe('durationMs', () => {
+  it.each<[string, number]>([
+    ['250ms', 250],
+    ['30s', 30_000],
+    ['5 m', 300_000],
+    ['12h', 43_200_000],
+    ['35d', 3_024_000_000],
+  ])('reads %s as %i ms', (text, ms) => {
+    expect(durationMs(text)).toBe(ms);
+  });
+
+  it('refuses text that is not a duration', () => {
+    expect(() => durationMs('5 minutes')).toThrow(RangeError);
+    expect(() => durationMs('-5m')).toThrow(RangeError);
+  });
+});
+
+describe('rowVersionClock', () => {
+  it('follows the clock and still increases within one millisecond or when the clock steps back', () => {
+    let clock = 1_000;
+    const next = rowVersionClock(() => clock);
+    expect([next(), next(), next()]).toEqual([1_000_000, 1_000_001, 1_000_002]);
+    clock = 2_000;
+    expect(next()).toBe(2_000_000);
+    clock = 1_500;
+    expect(next()).toBe(2_000_001);
   });
 });

@@ -27,3 +27,23 @@ export function parseRfc3339(text: string): Date | undefined {
   if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 60) return undefined;
   return instant;
 }
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
+
+/** Milliseconds of a duration written like "250ms", "30s", "5m", "12h" or "35d"; callers validate the text first. */
+export function durationMs(text: string): number {
+  const match = DURATION.exec(text);
+  if (!match) throw new RangeError(`not a duration: ${JSON.stringify(text)}`);
+  return Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 1);
+}
+
+/**
+ * Versions for the ReplacingMergeTree rows one process writes: they follow the clock (in
+ * thousandths of a millisecond), so a later write from any process wins, and strictly increase
+ * within the process, so two writes in one millisecond keep their order.
+ */
+export function rowVersionClock(now: () => number): () => number {
+  let last = 0;
+  return () => (last = Math.max(last + 1, now() * 1000));
+}
