@@ -51,8 +51,9 @@ const service = await startService(config, log, {
     : {}),
 });
 if (service.generatedOperatorKey) {
-  // Printed once to the terminal, never to the structured log: only its hash is stored.
-  process.stdout.write(
+  // Printed once to stderr, apart from the JSON log on stdout, so a log shipper never carries it:
+  // only its hash is stored.
+  process.stderr.write(
     `\n  Operator key (admin of tenant "${config.defaultTenant}", shown once; store it now):\n\n    ${service.generatedOperatorKey}\n\n`,
   );
 }

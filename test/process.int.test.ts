@@ -50,8 +50,12 @@ describe('the service process', () => {
     );
     const firstExit = await first.exited;
     expect(firstExit, first.output().slice(-3000)).toBe(0);
-    const logged = first.output().replace(/Operator key[^\n]*\n\s*\n\s*mlk_\S+/, '');
-    expect(logged).not.toContain(key);
+    // The banner goes to stderr; stdout is the JSON log stream, every line of it JSON, without the key.
+    expect(first.stderr()).toMatch(/Operator key[^\n]*\n\s*\n\s*mlk_\S+/);
+    expect(first.stdout()).not.toContain(key);
+    const logLines = first.stdout().split('\n').filter((line) => line.trim() !== '');
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const line of logLines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
     expect(first.output().split(key as string)).toHaveLength(2);
 
     const second = run(env);

@@ -5,7 +5,12 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 
 export interface RunningService {
   readonly child: ChildProcessWithoutNullStreams;
+  /** Everything the process wrote, stdout and stderr interleaved. */
   readonly output: () => string;
+  /** Only what it wrote to stdout (the JSON log stream). */
+  readonly stdout: () => string;
+  /** Only what it wrote to stderr. */
+  readonly stderr: () => string;
   readonly exited: Promise<number | null>;
   readonly signal: () => NodeJS.Signals | null;
 }
@@ -17,16 +22,24 @@ export function runService(env: Record<string, string>, args: readonly string[] 
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
   });
   let output = '';
+  let stdout = '';
+  let stderr = '';
   let signal: NodeJS.Signals | null = null;
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code, sig) => {
       signal = sig;
       resolve(code);
     }),
   );
-  return { child, output: () => output, exited, signal: () => signal };
+  return { child, output: () => output, stdout: () => stdout, stderr: () => stderr, exited, signal: () => signal };
 }
 
 export async function freePort(): Promise<number> {
