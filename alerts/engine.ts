@@ -141,14 +141,16 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
       const ratedAt = fromClickHouseTime(figure.last_rated).toISOString();
       const customer = customers.get(figure.customer_id);
       if (!customer) continue;
-      if (!chargeMeters.has(charges.plan)) {
+      // A customer without a contract has no plan and no charges: only its usage can be watched.
+      const plan = charges.plan;
+      if (plan !== null && !chargeMeters.has(plan)) {
         const map = new Map<string, string>();
-        for (const version of await deps.plans.planVersions(tenantId, charges.plan)) {
+        for (const version of await deps.plans.planVersions(tenantId, plan)) {
           for (const charge of version.charges) if (charge.meter !== undefined) map.set(charge.key, charge.meter);
         }
-        chargeMeters.set(charges.plan, map);
+        chargeMeters.set(plan, map);
       }
-      const context: RuleContext = { tenantId, customer, charges, meters, chargeMeters: chargeMeters.get(charges.plan) ?? new Map() };
+      const context: RuleContext = { tenantId, customer, charges, meters, chargeMeters: (plan !== null ? chargeMeters.get(plan) : undefined) ?? new Map() };
       for (const rule of applicable) {
         const prior = states.get(`${rule.id}\u0000${customer.id}`) as RuleState | undefined;
         if (prior && prior.ratedAt >= ratedAt) continue;
@@ -307,7 +309,8 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
 
   async function projectedSpend(lookback: string | undefined, context: RuleContext): Promise<string> {
     const { charges } = context;
-    if (lookback === undefined) return charges.forecast?.subtotal ?? charges.subtotal;
+    // The precise projection decides; figures rated before it was kept beside the rounded one carry it as subtotal.
+    if (lookback === undefined) return charges.forecast?.preciseSubtotal ?? charges.forecast?.subtotal ?? charges.subtotal;
     const asOf = Date.parse(charges.asOf);
     const end = Math.ceil(asOf / MINUTE) * MINUTE;
     const start = Math.max(Date.parse(charges.periodStart), end - durationMs(lookback));
