@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roundToMinorUnit } from '../rater/index.js';
-import { cloudEvent, expectStatus } from './support/fixtures.js';
+import { failingQueries } from './support/failing-queries.js';
+import { cloudEvent, createTenant, expectStatus } from './support/fixtures.js';
+import { waitFor } from './support/process.js';
+import { startWebhookReceiver, type WebhookReceiver } from './support/receivers.js';
 import { startTestService, type TestService } from './support/service.js';
 
 // Half a minute into a minute: a plan posted now gets, by default, the next whole minute.
@@ -107,3 +110,86 @@ describe('usage is never silently unbilled', () => {
   });
 });
 
+/** Alert rules measure something real, and a failed evaluation is not forgotten. */
+describe('alert rules that cannot silently measure nothing', () => {
+  let svc: TestService;
+  let receiver: WebhookReceiver;
+  let admin: string;
+  let faults: ReturnType<typeof failingQueries>;
+  type Message = { type: string; data: Record<string, unknown> };
+  const messages = () => receiver.received.map((r) => JSON.parse(r.body) as Message);
+  const post = (path: string, body: unknown, status = 201) => expectStatus(svc.request('POST', path, { key: admin, body }), status);
+  const calls = (subject: string, n: number) => Array.from({ length: n }, () => cloudEvent({ type: 'api.call', subject }));
+
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+    svc = await startTestService({
+      env: { METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' },
+      wrapStore: (store) => {
+        faults = failingQueries(store);
+        return faults.store;
+      },
+    });
+    admin = await createTenant(svc, 'unbilled-alerts');
+    await post('/v1/meters', { key: 'calls', name: 'Calls', eventType: 'api.call', aggregation: 'COUNT' });
+    await post('/v1/plans', { key: 'api', name: 'API', currency: 'USD', charges: [{ key: 'requests', meter: 'calls', price: { model: 'unit', unitAmount: '1' } }] });
+    for (const id of ['priced', 'solo', 'flaky']) await post('/v1/customers', { id, name: id, timezone: 'UTC', currency: 'USD' });
+    await expectStatus(svc.request('PUT', '/v1/customers/priced/contract', { key: admin, body: { plan: 'api', startsAt: '2020-01-01T00:00:00Z' } }), 200);
+    await expectStatus(svc.request('PUT', '/v1/customers/flaky/contract', { key: admin, body: { plan: 'api', startsAt: '2020-01-01T00:00:00Z' } }), 200);
+    await post('/v1/webhook-endpoints', { url: receiver.url });
+  });
+  afterAll(async () => {
+    await svc.close();
+    await receiver.close();
+  });
+
+  it('refuses a rule on a charge key that no plan has, naming the field', async () => {
+    for (const body of [
+      { kind: 'spend_threshold', chargeKey: 'nope', thresholds: ['10'], channels: ['webhook'] },
+      { kind: 'budget', chargeKey: 'nope', budget: '100', channels: ['webhook'] },
+    ]) {
+      const refused = await post('/v1/alert-rules', body, 400);
+      expect(refused.body.error.details[0]).toMatchObject({ path: 'chargeKey', message: 'no plan has a charge nope' });
+    }
+    const rule = await post('/v1/alert-rules', { kind: 'spend_threshold', customerId: 'priced', chargeKey: 'requests', thresholds: ['1000'], channels: ['webhook'] });
+    const patched = await expectStatus(svc.request('PATCH', `/v1/alert-rules/${rule.body.id}`, { key: admin, body: { chargeKey: 'nope' } }), 400);
+    expect(patched.body.error.details[0].path).toBe('chargeKey');
+  });
+
+  it('fires a usage threshold for a customer without a contract', async () => {
+    await post('/v1/alert-rules', { kind: 'usage_threshold', customerId: 'solo', meter: 'calls', thresholds: ['5'], channels: ['webhook'] });
+    await post('/v1/events', calls('solo', 8), 202);
+    const fired = await waitFor(async () => messages().find((m) => m.data.customerId === 'solo'), 'the usage alert of solo', 30_000);
+    expect(fired).toMatchObject({ type: 'alert.fired', data: { kind: 'usage_threshold', threshold: '5', value: '8' } });
+  });
+
+  it('evaluates a rule again after its evaluation failed, without waiting for new events', async () => {
+    await post('/v1/alert-rules', { kind: 'usage_threshold', customerId: 'flaky', meter: 'calls', thresholds: ['5'], channels: ['webhook'] });
+    // The usage query of flaky's rule fails (the rater's grouped queries split by subject and are not hit)
+    // until the rater has settled on its last figure of these events and the rule failed on it.
+    const outage = faults.failNext((sql, params) => /GROUP BY meter_key\s/.test(sql) && Array.isArray(params.subjects) && params.subjects.includes('flaky'));
+    await post('/v1/events', calls('flaky', 8), 202);
+    const posted = Date.now();
+    await waitFor(
+      async () => {
+        const history = await expectStatus(svc.request('GET', '/v1/customers/flaky/charges/history', { key: admin }), 200);
+        const last = Date.parse((history.body.data[0] as { ratedAt: string } | undefined)?.ratedAt ?? '');
+        // The rater re-rates every 100 ms until a rating began well after the newest event, then stops.
+        return last > posted && Date.now() - last > 11_000 && faults.lastFailedAt > last ? true : undefined;
+      },
+      'the rule failing on the settled figure',
+      45_000,
+    );
+    // Another customer's new figure moves the alerts watermark more than its 10 s look-back past
+    // flaky's figure: from then on only a retry of the failed rule can still fire it.
+    await post('/v1/alert-rules', { kind: 'usage_threshold', customerId: 'priced', meter: 'calls', thresholds: ['1'], channels: ['webhook'] });
+    await post('/v1/events', calls('priced', 1), 202);
+    await waitFor(async () => messages().find((m) => m.data.customerId === 'priced' && m.data.kind === 'usage_threshold'), 'the usage alert of priced', 30_000);
+    outage.stop();
+    expect(messages().find((m) => m.data.customerId === 'flaky')).toBeUndefined();
+    const fired = await waitFor(async () => messages().find((m) => m.data.customerId === 'flaky'), 'the usage alert of flaky', 15_000);
+    expect(fired).toMatchObject({ type: 'alert.fired', data: { kind: 'usage_threshold', threshold: '5', value: '8' } });
+    const metrics = (await svc.request('GET', '/metrics')).text;
+    expect(Number(/^meterline_alerts_evaluation_failures_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+  });
+});
