@@ -24,6 +24,15 @@ const OVERLAP_MS = 10_000;
 const BASELINE_TTL_MS = 10 * MINUTE;
 const COMMITMENT_LINE = 'minimum-commitment';
 
+const latestFiguresOf = defineQuery({
+  name: 'alerts.latestFiguresOf',
+  sql: (t) => `SELECT tenant_id, customer_id, toString(max(rated_at)) AS last_rated, argMax(statement, rated_at) AS statement
+    FROM ${t('rated_charges')} WHERE tenant_id = {tenantId:String} AND customer_id IN {customerIds:Array(String)}
+    GROUP BY tenant_id, customer_id`,
+  params: z.object({ tenantId: z.string(), customerIds: z.array(z.string()) }),
+  row: z.object({ tenant_id: z.string(), customer_id: z.string(), last_rated: z.string(), statement: z.string() }),
+});
+
 const latestFigures = defineQuery({
   name: 'alerts.latestFigures',
   sql: (t) => `SELECT tenant_id, customer_id, toString(max(rated_at)) AS last_rated, argMax(statement, rated_at) AS statement
@@ -91,6 +100,11 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
   let again = false;
   let stopped = true;
   const baselines = new Map<string, { at: number; costs: ChargeCosts }>();
+  /**
+   * tenant → customers with a rule whose evaluation failed on their latest figure. The watermark
+   * moves past that figure, so without this the rule would wait for the customer's next rating.
+   */
+  const retry = new Map<string, Set<string>>();
 
   async function cycle(): Promise<void> {
     const started = performance.now();
@@ -98,11 +112,23 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     const rows = await latestFigures(store, { since: toClickHouseTime(new Date(since)) });
     const byTenant = new Map<string, typeof rows>();
     for (const row of rows) byTenant.set(row.tenant_id, [...(byTenant.get(row.tenant_id) ?? []), row]);
+    for (const [tenantId, customers] of retry) {
+      const known = new Set((byTenant.get(tenantId) ?? []).map((row) => row.customer_id));
+      const missing = [...customers].filter((customerId) => !known.has(customerId));
+      if (missing.length === 0) continue;
+      const again = await latestFiguresOf(store, { tenantId, customerIds: missing });
+      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), ...again]);
+    }
     let newest = watermark ?? 0;
     let failed = false;
     for (const [tenantId, figures] of byTenant) {
       try {
-        await evaluateTenant(tenantId, figures);
+        const failing = await evaluateTenant(tenantId, figures);
+        const pending = retry.get(tenantId) ?? new Set<string>();
+        for (const figure of figures) pending.delete(figure.customer_id);
+        for (const customerId of failing) pending.add(customerId);
+        if (pending.size > 0) retry.set(tenantId, pending);
+        else retry.delete(tenantId);
       } catch (error) {
         failed = true;
         metrics.alertEvaluationFailures.inc(figures.length);
@@ -119,9 +145,14 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     metrics.alertsEvaluationDuration.observe((performance.now() - started) / 1000);
   }
 
-  async function evaluateTenant(tenantId: string, figures: ReadonlyArray<{ customer_id: string; last_rated: string; statement: string }>): Promise<void> {
+  /** Evaluates the tenant's rules on these figures; answers the customers for which a rule failed. */
+  async function evaluateTenant(
+    tenantId: string,
+    figures: ReadonlyArray<{ customer_id: string; last_rated: string; statement: string }>,
+  ): Promise<Set<string>> {
+    const failing = new Set<string>();
     const rules = await deps.rules.list(tenantId);
-    if (rules.length === 0) return;
+    if (rules.length === 0) return failing;
     const states = await alertStore.loadStates(tenantId, figures.map((f) => f.customer_id));
     const meters = new Map((await deps.catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
     const chargeMeters = new Map<string, Map<string, string>>();
@@ -141,14 +172,16 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
       const ratedAt = fromClickHouseTime(figure.last_rated).toISOString();
       const customer = customers.get(figure.customer_id);
       if (!customer) continue;
-      if (!chargeMeters.has(charges.plan)) {
+      // A customer without a contract has no plan and no charges: only its usage can be watched.
+      const plan = charges.plan;
+      if (plan !== null && !chargeMeters.has(plan)) {
         const map = new Map<string, string>();
-        for (const version of await deps.plans.planVersions(tenantId, charges.plan)) {
+        for (const version of await deps.plans.planVersions(tenantId, plan)) {
           for (const charge of version.charges) if (charge.meter !== undefined) map.set(charge.key, charge.meter);
         }
-        chargeMeters.set(charges.plan, map);
+        chargeMeters.set(plan, map);
       }
-      const context: RuleContext = { tenantId, customer, charges, meters, chargeMeters: chargeMeters.get(charges.plan) ?? new Map() };
+      const context: RuleContext = { tenantId, customer, charges, meters, chargeMeters: (plan !== null ? chargeMeters.get(plan) : undefined) ?? new Map() };
       for (const rule of applicable) {
         const prior = states.get(`${rule.id}\u0000${customer.id}`) as RuleState | undefined;
         if (prior && prior.ratedAt >= ratedAt) continue;
@@ -156,7 +189,9 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
         try {
           outcome = await evaluateRule(rule, context, prior, ratedAt);
         } catch (error) {
-          // One broken rule must not hold back the others; its state stays, so the next figure tries again.
+          // One broken rule must not hold back the others; its state stays, and the customer's
+          // latest figure is read again next cycle, so the rule is evaluated again without new events.
+          failing.add(customer.id);
           metrics.alertEvaluationFailures.inc();
           log.warn({ err: error, tenantId, ruleId: rule.id, customerId: customer.id }, 'alert rule evaluation failed');
           continue;
@@ -187,6 +222,7 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     if (changed.length > 0) await alertStore.recordChanges(changed, resolvedDeliveries);
     if (stateRows.length > 0) await alertStore.saveStates(tenantId, stateRows);
     if (firedDeliveries.length + resolvedDeliveries.length > 0) deps.onDeliveries?.();
+    return failing;
   }
 
   interface RuleContext {
@@ -307,7 +343,8 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
 
   async function projectedSpend(lookback: string | undefined, context: RuleContext): Promise<string> {
     const { charges } = context;
-    if (lookback === undefined) return charges.forecast?.subtotal ?? charges.subtotal;
+    // The precise projection decides; figures rated before it was kept beside the rounded one carry it as subtotal.
+    if (lookback === undefined) return charges.forecast?.preciseSubtotal ?? charges.forecast?.subtotal ?? charges.subtotal;
     const asOf = Date.parse(charges.asOf);
     const end = Math.ceil(asOf / MINUTE) * MINUTE;
     const start = Math.max(Date.parse(charges.periodStart), end - durationMs(lookback));

@@ -5,6 +5,7 @@ import { InvalidRequestError, NotFoundError } from '../platform/errors.js';
 import { createSerialQueue } from '../platform/serial.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
 import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
+import type { PlansContracts } from '../rater/index.js';
 import { alertRuleInput, type AlertKind, type AlertRuleInput } from './rule-schema.js';
 
 const ruleRow = z.object({
@@ -77,11 +78,13 @@ export function effectiveRules(rules: readonly AlertRule[], customerId: string):
 export interface AlertRulesDeps {
   readonly store: Store;
   readonly catalog: Pick<Catalog, 'getCustomer' | 'getMeter'>;
+  /** To refuse a rule on a charge no plan has: it would measure nothing forever. */
+  readonly plans: Pick<PlansContracts, 'allPlanVersions'>;
   readonly now?: () => number;
 }
 
 /** Alert rules: append-only versions with who changed what and why. */
-export function buildAlertRules({ store, catalog, now = Date.now }: AlertRulesDeps) {
+export function buildAlertRules({ store, catalog, plans, now = Date.now }: AlertRulesDeps) {
   const serially = createSerialQueue();
 
   async function current(tenantId: string, ruleId: string): Promise<AlertRuleVersion> {
@@ -99,6 +102,13 @@ export function buildAlertRules({ store, catalog, now = Date.now }: AlertRulesDe
       } catch (error) {
         if (error instanceof NotFoundError) throw new InvalidRequestError(`meter ${spec.meter} does not exist`, 'meter');
         throw error;
+      }
+    }
+    if ('chargeKey' in spec && spec.chargeKey !== undefined) {
+      const chargeKey = spec.chargeKey;
+      const versions = [...(await plans.allPlanVersions(tenantId)).values()].flat();
+      if (!versions.some((version) => version.charges.some((charge) => charge.key === chargeKey))) {
+        throw new InvalidRequestError(`no plan has a charge ${chargeKey}`, 'chargeKey');
       }
     }
   }

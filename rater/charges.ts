@@ -13,7 +13,16 @@ import type { PlansContracts } from './plans-contracts.js';
 import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
 import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion } from './schemas.js';
 import { batchedUsageSource, directUsageSource, recordingUsageSource, usageUntil, type Span, type UsageSource } from './usage-source.js';
-import { buildStatement, type ChargeInput, type DiscountInput, type PriceSegment, type Statement } from './statement.js';
+import {
+  buildStatement,
+  forecastSubtotal,
+  unpricedSpans,
+  type ChargeInput,
+  type DiscountInput,
+  type PriceSegment,
+  type Statement,
+  type UnpricedReason,
+} from './statement.js';
 
 const MINUTE = 60_000;
 const floorMinute = (ms: number) => Math.floor(ms / MINUTE) * MINUTE;
@@ -27,15 +36,28 @@ export interface ChargesDeps {
   readonly cached?: (tenantId: string, customerId: string, subjects: readonly string[], asOf: number) => Charges | undefined;
 }
 
+/** Usage of one meter over one span that no charge prices: shown, never priced as nothing. */
+export interface UnpricedUsage {
+  readonly meter: string;
+  readonly from: string;
+  readonly to: string;
+  readonly quantity: string;
+  readonly reason: UnpricedReason;
+}
+
 export interface Charges extends Statement {
   readonly customerId: string;
   readonly periodStart: string;
   readonly periodEnd: string;
   readonly asOf: string;
-  readonly contractVersion: number;
-  readonly plan: string;
+  /** null: the customer has no contract, so nothing is priced and all its usage is unpriced. */
+  readonly contractVersion: number | null;
+  readonly plan: string | null;
+  readonly contract: { readonly version: number; readonly plan: string; readonly startsAt: string; readonly endsAt?: string } | null;
+  /** Usage in the period that no charge prices, per meter and span. */
+  readonly unpriced: UnpricedUsage[];
   /** Run rate: usage lines scaled from the elapsed part of the period to all of it, fixed fees as they are. */
-  readonly forecast?: { readonly subtotal: string; readonly method: string };
+  readonly forecast?: { readonly subtotal: string; readonly preciseSubtotal: string; readonly method: string };
 }
 
 interface PeriodFacts {
@@ -66,7 +88,8 @@ function periodOf(customer: Customer, period: string, asOf: number, memo?: Map<s
 interface RatingContext {
   readonly tenantId: string;
   readonly customer: Customer;
-  readonly contract: ContractVersion;
+  /** Absent: the customer has no contract (then no versions either). */
+  readonly contract: ContractVersion | undefined;
   readonly versions: readonly PlanVersion[];
   readonly meters: ReadonlyMap<string, Meter>;
   readonly period: 'current' | string;
@@ -83,11 +106,15 @@ function ratio(part: number, whole: number): string {
   return whole <= 0 ? '0' : format(new D(part).div(whole));
 }
 
-/** Price segments of the active span: one per plan version in force, cut at each effectiveFrom. */
+/**
+ * Price segments of the active span: one per plan version in force, cut at each effectiveFrom.
+ * The first version has no start: it is in force from the beginning, so usage metered before a
+ * plan was posted is priced by it rather than by nothing.
+ */
 function versionSpans(versions: readonly PlanVersion[], active: Span): Array<Span & { version: PlanVersion }> {
   const spans: Array<Span & { version: PlanVersion }> = [];
   versions.forEach((version, index) => {
-    const from = floorMinute(Date.parse(version.effectiveFrom));
+    const from = index === 0 ? Number.NEGATIVE_INFINITY : floorMinute(Date.parse(version.effectiveFrom));
     const next = versions[index + 1];
     const to = next ? floorMinute(Date.parse(next.effectiveFrom)) : Number.POSITIVE_INFINITY;
     const clipped = { from: Math.max(from, active.from), to: Math.min(to, active.to) };
@@ -112,8 +139,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         const known = cached?.(tenantId, customerId, customer.subjects, asOf);
         if (known) return known;
       }
-      const contract = await plans.currentContract(tenantId, customerId);
-      const versions = await plans.planVersions(tenantId, contract.terms.plan);
+      const { contract, versions } = await termsOf(tenantId, customerId);
       const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
       return compute({ tenantId, customer, contract, versions, meters, period, asOf }, directUsageSource(store));
     },
@@ -125,8 +151,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
      */
     async forCustomerUntil(tenantId: string, customerId: string, at: number, until: number): Promise<Charges> {
       const customer = await catalog.getCustomer(tenantId, customerId);
-      const contract = await plans.currentContract(tenantId, customerId);
-      const versions = await plans.planVersions(tenantId, contract.terms.plan);
+      const { contract, versions } = await termsOf(tenantId, customerId);
       const meters = new Map((await catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
       return compute({ tenantId, customer, contract, versions, meters, period: 'current', asOf: at }, usageUntil(directUsageSource(store), until));
     },
@@ -134,7 +159,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
     /**
      * The current charges of many customers at once (the rater's path): a first pass records
      * which usage each needs, a few grouped queries fetch it, a second pass prices it. Customers
-     * without a contract are left out.
+     * without a contract are rated too: their usage is all unpriced, which the figures show.
      */
     async forCustomers(tenantId: string, customerIds: readonly string[]): Promise<Charges[]> {
       const wanted = new Set(customerIds);
@@ -146,8 +171,8 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
       const periods = new Map<string, PeriodFacts>();
       const contexts = customers.flatMap((customer) => {
         const contract = contracts.get(customer.id);
-        const versions = contract ? versionsByPlan.get(contract.terms.plan) : undefined;
-        return contract && versions ? [{ tenantId, customer, contract, versions, meters, period: 'current', asOf, periods }] : [];
+        const versions = contract ? versionsByPlan.get(contract.terms.plan) : [];
+        return versions ? [{ tenantId, customer, contract, versions, meters, period: 'current', asOf, periods }] : [];
       });
       const recorder = recordingUsageSource();
       for (const context of contexts) await compute(context, recorder, false);
@@ -158,6 +183,12 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
     },
   };
 
+  /** The customer's current contract and its plan's versions; none of either without a contract. */
+  async function termsOf(tenantId: string, customerId: string): Promise<{ contract: ContractVersion | undefined; versions: PlanVersion[] }> {
+    const contract = (await plans.contractHistory(tenantId, customerId)).at(-1);
+    return { contract, versions: contract ? await plans.planVersions(tenantId, contract.terms.plan) : [] };
+  }
+
   /** Gathers a customer's inputs through `usage` and prices them; with price false it only gathers (the recording pass). */
   async function compute(context: RatingContext, usage: UsageSource, price: false): Promise<undefined>;
   async function compute(context: RatingContext, usage: UsageSource, price?: true): Promise<Charges>;
@@ -166,11 +197,13 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
       const customerId = customer.id;
       const { billing, periodDays } = periodOf(customer, period, asOf, context.periods);
       const periodSpan = { from: billing.start.getTime(), to: billing.end.getTime() };
-      const terms = contract.terms;
-      const active = {
-        from: Math.max(periodSpan.from, floorMinute(Date.parse(terms.startsAt))),
-        to: Math.min(periodSpan.to, terms.endsAt ? floorMinute(Date.parse(terms.endsAt)) : Number.POSITIVE_INFINITY),
-      };
+      const terms = contract?.terms;
+      const contractSpan = terms
+        ? { from: floorMinute(Date.parse(terms.startsAt)), to: terms.endsAt ? floorMinute(Date.parse(terms.endsAt)) : Number.POSITIVE_INFINITY }
+        : undefined;
+      const active = contractSpan
+        ? { from: Math.max(periodSpan.from, contractSpan.from), to: Math.min(periodSpan.to, contractSpan.to) }
+        : { from: periodSpan.from, to: periodSpan.from };
       const periodLength = periodSpan.to - periodSpan.from;
       const activeLength = Math.max(0, active.to - active.from);
       const spans = activeLength > 0 ? versionSpans(versions, active) : [];
@@ -189,7 +222,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
           const charge = span.version.charges.find((candidate) => candidate.key === key);
           if (!charge) continue;
           chargeDefs.set(key, charge);
-          const price = terms.overrides[key] ?? charge.price;
+          const price = terms?.overrides[key] ?? charge.price;
           const base = { from: new Date(span.from), to: new Date(span.to), priceVersion: span.version.version, price };
           if (price.model === 'flat') {
             segments.push({ ...base, quantity: ratio(span.to - span.from, periodLength) });
@@ -210,7 +243,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
       }
 
       const discounts: DiscountInput[] = [];
-      for (const discount of terms.discounts) {
+      for (const discount of terms?.discounts ?? []) {
         const window = {
           from: discount.validFrom ? floorMinute(Date.parse(discount.validFrom)) : Number.NEGATIVE_INFINITY,
           to: discount.validTo ? floorMinute(Date.parse(discount.validTo)) : Number.POSITIVE_INFINITY,
@@ -244,29 +277,36 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         });
       }
 
+      // Every meter's usage that no charge prices: outside the contract, or inside it where no
+      // version in force has a charge on the meter.
+      const unpriced: UnpricedUsage[] = [];
+      for (const meter of [...meters.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+        const priced = spans.filter((span) => span.version.charges.some((charge) => charge.meter === meter.key && charge.price.model !== 'flat'));
+        for (const gap of unpricedSpans(periodSpan, contractSpan, priced)) {
+          const quantity = await usage.total(tenantId, meter, subjects, gap);
+          if (new D(quantity).isZero()) continue;
+          unpriced.push({ meter: meter.key, from: new Date(gap.from).toISOString(), to: new Date(gap.to).toISOString(), quantity, reason: gap.reason });
+        }
+      }
+
       if (!price) return undefined;
       const currency = versions.at(-1)?.currency ?? customer.currency;
       const statement = buildStatement({
         currency,
         charges: chargeInputs,
         discounts,
-        taxRates: terms.taxRates,
-        ...(terms.minimumCommitment !== undefined ? { minimumCommitment: terms.minimumCommitment } : {}),
+        taxRates: terms?.taxRates ?? [],
+        ...(terms?.minimumCommitment !== undefined ? { minimumCommitment: terms.minimumCommitment } : {}),
         coveredFraction: ratio(activeLength, periodLength),
       });
 
       let forecast: Charges['forecast'];
       const elapsed = Math.min(asOf, periodSpan.to) - periodSpan.from;
       if (asOf < periodSpan.to && elapsed > 0) {
-        const scale = new D(periodLength).div(elapsed);
-        let projected = ZERO;
-        for (const line of statement.lines) {
-          if (line.charge === 'minimum-commitment') continue;
-          const fixed = chargeDefs.get(line.charge)?.price.model === 'flat';
-          projected = projected.plus(fixed ? new D(line.preciseAmount) : new D(line.preciseAmount).times(scale));
-        }
-        const floor = terms.minimumCommitment !== undefined ? new D(terms.minimumCommitment).times(ratio(activeLength, periodLength)) : ZERO;
-        forecast = { subtotal: format(D.max(projected, floor).toDecimalPlaces(9)), method: 'run rate since the period started' };
+        const fixedCharges = new Set([...chargeDefs].filter(([, charge]) => charge.price.model === 'flat').map(([key]) => key));
+        const floor = terms?.minimumCommitment !== undefined ? new D(terms.minimumCommitment).times(ratio(activeLength, periodLength)) : ZERO;
+        const projected = forecastSubtotal({ currency, lines: statement.lines, fixedCharges, scale: format(new D(periodLength).div(elapsed)), floor: format(floor) });
+        forecast = { ...projected, method: 'run rate since the period started' };
       }
 
       return {
@@ -275,8 +315,13 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         periodStart: billing.start.toISOString(),
         periodEnd: billing.end.toISOString(),
         asOf: new Date(asOf).toISOString(),
-        contractVersion: contract.version,
-        plan: terms.plan,
+        contractVersion: contract?.version ?? null,
+        plan: terms?.plan ?? null,
+        contract:
+          contract && terms
+            ? { version: contract.version, plan: terms.plan, startsAt: terms.startsAt, ...(terms.endsAt !== undefined ? { endsAt: terms.endsAt } : {}) }
+            : null,
+        unpriced,
         ...(forecast ? { forecast } : {}),
       };
   }

@@ -107,8 +107,9 @@ export interface PlansContractsDeps {
 export type PlansContracts = ReturnType<typeof buildPlansContracts>;
 
 /**
- * Plans and customer contracts, append-only and effective-dated. A plan version takes effect at
- * its effectiveFrom; a contract change is a new version carrying who made it and why.
+ * Plans and customer contracts, append-only and effective-dated. A plan's first version is in
+ * force from the beginning, each later one from its effectiveFrom; a contract change is a new
+ * version carrying who made it and why.
  */
 export function buildPlansContracts({ store, catalog, now = Date.now, onTermsChanged, onPlanVersion }: PlansContractsDeps) {
   const serially = createSerialQueue();
@@ -129,13 +130,14 @@ export function buildPlansContracts({ store, catalog, now = Date.now, onTermsCha
         const existing = await planVersions(tenantId, input.key);
         const latest = existing.at(-1);
         const createdAt = new Date(now());
-        // By default a version takes effect at the next whole minute: usage is kept per minute,
-        // and nothing already metered is re-priced.
+        // By default a later version takes effect at the next whole minute: usage is kept per
+        // minute, and nothing already metered is re-priced. The first version's effectiveFrom is
+        // only recorded: it is in force from the beginning, so no usage predates every price.
         const effectiveFrom = input.effectiveFrom ? new Date(input.effectiveFrom) : new Date(Math.ceil(createdAt.getTime() / 60_000) * 60_000);
         if (latest && latest.currency !== input.currency) {
           throw new InvalidRequestError(`plan ${input.key} is priced in ${latest.currency}; a new version cannot change the currency`, 'currency');
         }
-        if (latest && effectiveFrom.getTime() < Date.parse(latest.effectiveFrom)) {
+        if (latest && latest.version > 1 && effectiveFrom.getTime() < Date.parse(latest.effectiveFrom)) {
           throw new InvalidRequestError(
             `version ${latest.version} takes effect at ${latest.effectiveFrom}; a later version cannot take effect before it`,
             'effectiveFrom',

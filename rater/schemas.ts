@@ -43,7 +43,9 @@ export const planInput = z
     name: z.string().min(1).max(200),
     currency: currencyCode,
     charges: z.array(chargeInput).min(1).max(200),
-    effectiveFrom: instant.optional().describe('when this version takes effect; default now'),
+    effectiveFrom: instant
+      .optional()
+      .describe('when this version takes effect; default the next whole minute. The first version is in force from the beginning whatever it says'),
   })
   .superRefine((plan, ctx) => {
     const seen = new Set<string>();

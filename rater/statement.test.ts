@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildStatement, type StatementInput } from './statement.js';
+import { buildStatement, forecastSubtotal, unpricedSpans, type StatementInput } from './statement.js';
 
 const nov1 = new Date('2026-11-01T00:00:00Z');
 const nov16 = new Date('2026-11-16T00:00:00Z');
@@ -105,5 +105,66 @@ describe('buildStatement', () => {
       coveredFraction: '1',
     });
     expect(statement.lines[0]).toMatchObject({ quantity: '150', preciseAmount: '4.95', amount: '4.95' });
+  });
+});
+
+describe('unpricedSpans', () => {
+  const day = (n: number) => Date.UTC(2026, 10, n);
+  const period = { from: day(1), to: Date.UTC(2026, 11, 1) };
+
+  it('leaves nothing unpriced when a charge covers the whole contract and the contract the whole period', () => {
+    expect(unpricedSpans(period, { from: day(1), to: Number.POSITIVE_INFINITY }, [period])).toEqual([]);
+  });
+
+  it('counts all of the period as outside any contract when there is none', () => {
+    expect(unpricedSpans(period, undefined, [])).toEqual([{ ...period, reason: 'no_contract' }]);
+  });
+
+  it('tells the part before the contract from the part inside it that no version prices', () => {
+    // Contract from the 5th, ending on the 25th; a charge on the meter only from the 16th (a later version added it).
+    expect(unpricedSpans(period, { from: day(5), to: day(25) }, [{ from: day(16), to: day(25) }])).toEqual([
+      { from: day(1), to: day(5), reason: 'no_contract' },
+      { from: day(5), to: day(16), reason: 'no_price' },
+      { from: day(25), to: period.to, reason: 'no_contract' },
+    ]);
+  });
+
+  it('finds the gap between two priced spans, and a meter no version prices at all', () => {
+    expect(unpricedSpans(period, { from: 0, to: Number.POSITIVE_INFINITY }, [{ from: day(1), to: day(10) }, { from: day(20), to: period.to }])).toEqual([
+      { from: day(10), to: day(20), reason: 'no_price' },
+    ]);
+    expect(unpricedSpans(period, { from: 0, to: Number.POSITIVE_INFINITY }, [])).toEqual([{ ...period, reason: 'no_price' }]);
+  });
+
+  it('shows a contract that ended before the period as no contract', () => {
+    expect(unpricedSpans(period, { from: 0, to: day(1) }, [])).toEqual([{ ...period, reason: 'no_contract' }]);
+  });
+});
+
+describe('forecastSubtotal', () => {
+  const statement = buildStatement({
+    currency: 'USD',
+    charges: [
+      { key: 'calls', segments: [{ from: nov1, to: dec1, priceVersion: 1, price: { model: 'unit', unitAmount: '0.0333' }, quantity: '1000' }] },
+      { key: 'platform', segments: [{ from: nov1, to: dec1, priceVersion: 1, price: { model: 'flat', amount: '49' }, quantity: '1' }] },
+    ],
+    discounts: [],
+    taxRates: [],
+    coveredFraction: '1',
+  });
+
+  it('gives the projection rounded to the minor unit and precisely, scaling usage and not fixed fees', () => {
+    // 33.3 × 30/7 = 142.714285714285… + 49.
+    const forecast = forecastSubtotal({ currency: 'USD', lines: statement.lines, fixedCharges: new Set(['platform']), scale: '4.285714285714285714285714285714', floor: '0' });
+    expect(forecast).toEqual({ subtotal: '191.71', preciseSubtotal: '191.714285714' });
+  });
+
+  it('never projects under the commitment, and rounds in the currency', () => {
+    expect(forecastSubtotal({ currency: 'USD', lines: statement.lines, fixedCharges: new Set(['platform']), scale: '1', floor: '500' })).toEqual({
+      subtotal: '500.00',
+      preciseSubtotal: '500',
+    });
+    const yen = forecastSubtotal({ currency: 'JPY', lines: statement.lines, fixedCharges: new Set(['platform']), scale: '2', floor: '0' });
+    expect(yen).toEqual({ subtotal: '116', preciseSubtotal: '115.6' });
   });
 });

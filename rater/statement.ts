@@ -172,3 +172,80 @@ export function buildStatement(input: StatementInput): Statement {
     total: roundToMinorUnit(format(subtotal.plus(tax)), input.currency),
   };
 }
+
+/** Half-open span of instants in epoch milliseconds (infinite ends allowed). */
+export interface Window {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Why a meter's usage in a span is priced by nothing. */
+export type UnpricedReason = 'no_contract' | 'no_price';
+
+export interface UnpricedSpan extends Window {
+  readonly reason: UnpricedReason;
+}
+
+/** The spans of `window` outside every span of `spans`, in time order. */
+function minus(window: Window, spans: readonly Window[]): Window[] {
+  const left: Window[] = [];
+  let cursor = window.from;
+  for (const span of [...spans].sort((a, b) => a.from - b.from)) {
+    if (span.to <= cursor || span.from >= window.to) continue;
+    if (span.from > cursor) left.push({ from: cursor, to: Math.min(span.from, window.to) });
+    cursor = Math.max(cursor, span.to);
+    if (cursor >= window.to) break;
+  }
+  if (cursor < window.to) left.push({ from: cursor, to: window.to });
+  return left;
+}
+
+/**
+ * Where in the period a meter's usage is priced by no charge, so the charges answer can show it
+ * rather than price it as nothing: outside the contract (`no_contract`; all of the period when
+ * there is none), and inside it wherever no plan version in force has a charge on the meter
+ * (`no_price`: a meter the plan does not price, a charge added by a later version).
+ */
+export function unpricedSpans(period: Window, contract: Window | undefined, priced: readonly Window[]): UnpricedSpan[] {
+  const inside = contract ? { from: Math.max(period.from, contract.from), to: Math.min(period.to, contract.to) } : undefined;
+  const covered = inside && inside.to > inside.from ? [inside] : [];
+  const spans: UnpricedSpan[] = [
+    ...minus(period, covered).map((span) => ({ ...span, reason: 'no_contract' as const })),
+    ...covered.flatMap((span) => minus(span, priced).map((gap) => ({ ...gap, reason: 'no_price' as const }))),
+  ];
+  return spans.sort((a, b) => a.from - b.from);
+}
+
+export interface ForecastInput {
+  readonly currency: string;
+  readonly lines: readonly StatementLine[];
+  /** Charges priced as fixed fees: projected as they are, not scaled. */
+  readonly fixedCharges: ReadonlySet<string>;
+  /** The period's length over its elapsed part. */
+  readonly scale: string;
+  /** The commitment for the covered share of the period, below which the projection never falls. */
+  readonly floor: string;
+}
+
+export interface Forecast {
+  /** Rounded once, half-up, to the currency's minor unit, like every other amount. */
+  readonly subtotal: string;
+  /** The projection to 9 decimal places. */
+  readonly preciseSubtotal: string;
+}
+
+/**
+ * The run-rate projection of the period-end subtotal: usage lines scaled from the elapsed part of
+ * the period to all of it, fixed fees as they are, the commitment true-up left out and the
+ * commitment as the floor. The precise lines are projected, so rounding happens once, at the end.
+ */
+export function forecastSubtotal(input: ForecastInput): Forecast {
+  let projected = ZERO;
+  for (const line of input.lines) {
+    if (line.charge === 'minimum-commitment') continue;
+    const amount = new D(line.preciseAmount);
+    projected = projected.plus(input.fixedCharges.has(line.charge) ? amount : amount.times(input.scale));
+  }
+  const precise = format(D.max(projected, input.floor).toDecimalPlaces(9));
+  return { subtotal: roundToMinorUnit(precise, input.currency), preciseSubtotal: precise };
+}

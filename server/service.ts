@@ -164,7 +164,7 @@ export async function startService(config: Config, log: Logger, options: Service
       now,
       cached: (tenantId, customerId, subjects, asOf) => ratingLoop?.cached(tenantId, customerId, subjects, asOf),
     });
-    const alertRules = buildAlertRules({ store, catalog, now });
+    const alertRules = buildAlertRules({ store, catalog, plans, now });
     const endpoints = buildWebhookEndpoints({ store, catalog, now });
     const alertStore = buildAlertStore(store, now);
     let outbox: Outbox | undefined;

@@ -1,4 +1,3 @@
-import { Decimal } from 'decimal.js';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { customerId } from '../../../catalog/index.js';
@@ -6,6 +5,7 @@ import {
   breakdownRowView,
   contractInput,
   contractVersionView,
+  D,
   planInput,
   planVersionView,
   roundToMinorUnit,
@@ -112,14 +112,29 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
       .default('current'),
   });
   const money = z.string().describe('decimal string');
+  const unpricedView = z
+    .array(
+      z.object({
+        meter: z.string(),
+        from: z.string(),
+        to: z.string(),
+        quantity: money.describe("the meter's aggregate over the span"),
+        reason: z.enum(['no_contract', 'no_price']),
+      }),
+    )
+    .describe('usage in the period that no charge prices, per meter and span: outside the contract (no_contract) or inside it with no charge on the meter (no_price)');
   const chargesView = z.object({
     customerId: z.string(),
     periodStart: z.string(),
     periodEnd: z.string(),
     asOf: z.string(),
     currency: z.string(),
-    plan: z.string(),
-    contractVersion: z.number().int(),
+    plan: z.string().nullable().describe('null without a contract'),
+    contractVersion: z.number().int().nullable().describe('null without a contract'),
+    contract: z
+      .object({ version: z.number().int(), plan: z.string(), startsAt: z.string(), endsAt: z.string().optional() })
+      .nullable()
+      .describe('the contract the figures are priced with; null when the customer has none (then there are no lines and all usage is unpriced)'),
     lines: z.array(
       z.object({
         charge: z.string(),
@@ -148,7 +163,10 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
     subtotal: money,
     tax: money,
     total: money,
-    forecast: z.object({ subtotal: money, method: z.string() }).optional(),
+    unpriced: unpricedView,
+    forecast: z
+      .object({ subtotal: money.describe('rounded to the minor unit'), preciseSubtotal: money.describe('to 9 decimal places'), method: z.string() })
+      .optional(),
   });
 
   app.get(
@@ -214,6 +232,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
             subtotal: money,
             tax: money,
             total: money,
+            unpriced: unpricedView,
           }),
           ...errorResponses,
         },
@@ -237,11 +256,12 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
         subtotal: statement.subtotal,
         tax: statement.tax,
         total: statement.total,
+        unpriced: statement.unpriced,
       };
     },
   );
 };
 
 function buildTaxSum(amounts: readonly string[], currency: string): string {
-  return roundToMinorUnit(amounts.reduce((sum, amount) => sum.plus(amount), new Decimal(0)).toFixed(), currency);
+  return roundToMinorUnit(amounts.reduce((sum, amount) => sum.plus(amount), new D(0)).toFixed(), currency);
 }
