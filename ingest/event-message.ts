@@ -2,6 +2,7 @@ import type { Meter } from '../catalog/index.js';
 import type { MeteredEvent, MeterReading } from '../platform/event-log.js';
 import { checkCloudEvent, type FieldError } from './cloud-event.js';
 import { parseJsonExact, stringifyJsonExact } from './exact-json.js';
+import { decodeUtf8Strict } from '../platform/text.js';
 import { readMeters } from './meter-readings.js';
 
 /**
@@ -87,7 +88,8 @@ export async function decodeEventMessage(
   }
   let parsed;
   try {
-    parsed = parseJsonExact((value ?? Buffer.alloc(0)).toString('utf8'));
+    // Strict decoding: a replacement character for bad bytes could make two ids one.
+    parsed = parseJsonExact(decodeUtf8Strict(value ?? Buffer.alloc(0)));
   } catch (error) {
     return { ok: false, reason: 'not_json', detail: (error as Error).message };
   }
