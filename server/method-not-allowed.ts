@@ -26,7 +26,8 @@ export function trackMethods(app: FastifyInstance<RawServerDefault, IncomingMess
     complete() {
       completing = true;
       for (const [url, methods] of byUrl) {
-        const missing = METHODS.filter((method) => !methods.has(method));
+        // hasRoute also sees routes a plugin added under a variant of the path (a trailing slash).
+        const missing = METHODS.filter((method) => !methods.has(method) && !app.hasRoute({ method, url }));
         if (missing.length === 0) continue;
         const allowed = METHODS.filter((method) => methods.has(method));
         app.route({
