@@ -180,6 +180,9 @@ describe('bad input', () => {
       const response = await svc.request('GET', '/v1/nothing-here?x=1', { key });
       expect(response.status).toBe(404);
       expect(response.body).toEqual({ error: { code: 'not_found', message: 'no route GET /v1/nothing-here' } });
+      const badUrl = await svc.request('GET', '/v1/meters/%E0%A4%A', { key });
+      expect(badUrl.status).toBe(400);
+      expectErrorShape(badUrl.body, 'bad_request');
     });
 
     it('405 with Allow for a known path and the wrong method, before auth and body parsing', async () => {
