@@ -1,7 +1,7 @@
 import Fastify, { LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Catalog } from '../catalog/index.js';
 import type { ChargesService, PlansContracts } from '../rater/index.js';
 import type { Ingest } from '../ingest/index.js';
@@ -11,7 +11,7 @@ import type { Store } from '../platform/store.js';
 import { handleClientError, handleError, handleFrameworkError, handleNotFound } from './errors.js';
 import { jsonBodyParser } from './json-body.js';
 import { trackMethods } from './method-not-allowed.js';
-import { strictBodyValidatorCompiler } from './strict-input.js';
+import { strictBodyJsonSchemaTransform, strictBodyValidatorCompiler } from './strict-input.js';
 import { authPlugin } from './plugins/auth.js';
 import { opsRoutes } from './routes/ops.js';
 import { catalogRoutes } from './routes/v1/catalog.js';
@@ -90,7 +90,7 @@ export async function buildApp(deps: AppDeps) {
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: strictBodyJsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

@@ -1,5 +1,5 @@
 import type { FastifySchemaCompiler } from 'fastify';
-import { validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
 /*
@@ -80,3 +80,10 @@ export function strictInput<T extends Schema>(schema: T): T {
 /** The zod validator compiler, with bodies validated by their strict twin. */
 export const strictBodyValidatorCompiler: FastifySchemaCompiler<z.ZodType> = (route) =>
   validatorCompiler(route.httpPart === 'body' ? { ...route, schema: strictInput(route.schema) } : route);
+
+/** The OpenAPI transform, showing bodies as validated: `additionalProperties: false`. */
+export const strictBodyJsonSchemaTransform: typeof jsonSchemaTransform = (document) => {
+  const body: unknown = document.schema?.body;
+  if (!(body instanceof z.ZodType)) return jsonSchemaTransform(document);
+  return jsonSchemaTransform({ ...document, schema: { ...document.schema, body: strictInput(body) } });
+};

@@ -173,6 +173,13 @@ describe('bad input', () => {
       const ok = await svc.request('POST', '/v1/meters', { key, body: { key: 'calls', name: 'Calls', eventType: 'api.call', aggregation: 'COUNT' } });
       expect(ok.status).toBe(201);
     });
+
+    it('show as closed objects in the OpenAPI document', async () => {
+      const document = await expectStatus(svc.request('GET', '/docs/json'), 200);
+      const schemaOf = (path: string) => document.body.paths[path].post.requestBody.content['application/json'].schema;
+      expect(schemaOf('/v1/api-keys')).toMatchObject({ additionalProperties: false });
+      expect(schemaOf('/v1/plans').properties.charges.items).toMatchObject({ additionalProperties: false });
+    });
   });
 
   describe('one error shape everywhere', () => {
