@@ -30,6 +30,25 @@ function pathOf(parent: string, key: string | number): string {
   return parent === '' ? String(key) : `${parent}.${key}`;
 }
 
+function holdsLoneSurrogate(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current === 'string') {
+      if (LONE_SURROGATE.test(current)) return true;
+    } else if (Array.isArray(current)) {
+      for (const item of current) stack.push(item);
+    } else if (current !== null && typeof current === 'object') {
+      for (const key in current) {
+        if (!Object.hasOwn(current, key)) continue;
+        if (LONE_SURROGATE.test(key)) return true;
+        stack.push((current as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
+}
+
 export interface SurrogateFinding {
   /** Where: the string itself, or for a key the object that holds it. */
   readonly path: string;
@@ -43,6 +62,8 @@ export interface SurrogateFinding {
  * with an explicit stack so a deep value cannot overflow the call stack.
  */
 export function findLoneSurrogate(value: unknown, root = ''): SurrogateFinding | undefined {
+  // Almost no value holds one: a walk that builds no paths answers those, at ingest rates.
+  if (!holdsLoneSurrogate(value)) return undefined;
   const stack: Array<{ value: unknown; path: string }> = [{ value, path: root }];
   while (stack.length > 0) {
     const { value: current, path } = stack.pop() as { value: unknown; path: string };
