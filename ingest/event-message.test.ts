@@ -84,6 +84,14 @@ describe('event messages', () => {
     expect(await decodeEventMessage(Buffer.from(nul), 'acme-msp', context)).toMatchObject({ ok: false, reason: 'invalid_event' });
   });
 
+  it('dead-letters carried readings that hold a lone surrogate inside their JSON text', async () => {
+    const readings = '[{"meterKey":"tokens","value":"1","valueKey":"\\ud800","groupBy":"{}"}]';
+    const raw = JSON.stringify({ id: 'a', type: 'llm.call', subject: 's', data: { tokens: 1 }, meterlinereadings: readings });
+    expect(raw).not.toMatch(/[\uD800-\uDFFF]/u);
+    const decoded = await decodeEventMessage(Buffer.from(raw), 'acme-msp', context);
+    expect(decoded).toMatchObject({ ok: false, reason: 'invalid_event', detail: expect.stringMatching(/^meterlinereadings\.0\.valueKey: holds a lone/) as string });
+  });
+
   it('dead-letters invalid UTF-8 and absurd nesting as not JSON', async () => {
     const bytes = Buffer.concat([Buffer.from('{"id":"a'), Buffer.from([0xff]), Buffer.from('","type":"llm.call","subject":"s"}')]);
     expect(await decodeEventMessage(bytes, 'acme-msp', context)).toMatchObject({ ok: false, reason: 'not_json', detail: 'the body is not valid UTF-8' });
