@@ -5,7 +5,9 @@ import {
   type EventLog,
   type MeteredEvent,
 } from '../platform/event-log.js';
+import { InvalidRequestError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
+import { hasLoneSurrogate } from '../platform/text.js';
 import type { EventSink } from './event-sink.js';
 
 export interface FlushStats {
@@ -37,6 +39,24 @@ interface Submission {
   readonly events: readonly MeteredEvent[];
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: Error) => void;
+}
+
+/**
+ * The first text of a submission the store would refuse. The store refuses such text for the
+ * whole insert, and an insert here carries other requests (other tenants') too: a submission
+ * holding it is refused alone, before it can join a group. Ingest rejects these events first;
+ * this keeps the writer safe whoever calls it.
+ */
+function unstorableField(events: readonly MeteredEvent[]): string | undefined {
+  for (const [index, event] of events.entries()) {
+    for (const field of ['tenantId', 'id', 'type', 'source', 'subject', 'data'] as const) {
+      if (hasLoneSurrogate(event[field])) return `${index}.${field}`;
+    }
+    for (const reading of event.readings) {
+      if ([reading.meterKey, reading.value, reading.valueKey, reading.groupBy].some(hasLoneSurrogate)) return `${index}.readings`;
+    }
+  }
+  return undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -142,6 +162,10 @@ export function buildEventWriter(deps: EventWriterDeps): EventLog {
     append(events) {
       if (closing) return Promise.reject(new EventLogUnavailableError('shutting down; retry later'));
       if (events.length === 0) return Promise.resolve({ duplicates: new Set<number>() });
+      const unstorable = unstorableField(events);
+      if (unstorable !== undefined) {
+        return Promise.reject(new InvalidRequestError('holds a lone UTF-16 surrogate, which cannot be stored', unstorable));
+      }
       return new Promise<AppendResult>((resolve, reject) => {
         queue.push({ events, resolve, reject });
         queuedEvents += events.length;

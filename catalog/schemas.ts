@@ -2,6 +2,15 @@ import { z } from 'zod';
 import { isJsonPath, compileJsonPath, JsonPathError } from '../platform/json-path.js';
 import { isValidTimeZone } from './billing-period.js';
 import { API_KEY_SCOPES } from './api-key.js';
+import { hasControlCharacter, isBlank } from '../platform/text.js';
+
+// Matched exactly against an event's type or subject, so held to the same rules as those.
+const eventKey = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((text) => !isBlank(text), 'must not be only whitespace')
+  .refine((text) => !hasControlCharacter(text), 'must not hold control characters (NUL, U+0001-U+001F, U+007F-U+009F)');
 
 export const AGGREGATIONS = ['SUM', 'COUNT', 'MAX', 'MIN', 'UNIQUE_COUNT', 'LATEST', 'AVG'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
@@ -33,7 +42,7 @@ export const meterInput = z
   .object({
     key: slug,
     name: z.string().min(1).max(200),
-    eventType: z.string().min(1).max(256),
+    eventType: eventKey,
     aggregation: z.enum(AGGREGATIONS),
     valueProperty: jsonPath.optional(),
     groupBy: z
@@ -79,7 +88,7 @@ export const customerInput = z.object({
   currency: currencyCode,
   billingAnchorDay: z.number().int().min(1).max(28).default(1),
   subjects: z
-    .array(z.string().min(1).max(256))
+    .array(eventKey)
     .min(1)
     .max(1000)
     .refine((subjects) => new Set(subjects).size === subjects.length, 'subjects must be unique')

@@ -1,6 +1,6 @@
 import { isLosslessNumber, LosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
-import { EVENT_MEDIA_TYPES, splitEventBody, UnparseableBodyError, type BodyItem, type EventMediaType } from './body.js';
+import { EVENT_MEDIA_TYPES, readEventBody, splitEventBody, UnparseableBodyError, type BodyItem, type EventMediaType } from './body.js';
 
 const JSON_TYPES = ['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json'] as const;
 const SINGLE_TYPES = ['application/json', 'application/cloudevents+json'] as const;
@@ -179,5 +179,32 @@ describe('splitEventBody keeps big numbers exact', () => {
   it('uses plain numbers, lossless false, when every number is exact', () => {
     const [item] = splitEventBody('application/json', '{"a":1,"b":-2.5,"c":123456789012345}');
     expect(item).toEqual({ index: 0, value: { a: 1, b: -2.5, c: 123456789012345 }, lossless: false });
+  });
+});
+
+describe('readEventBody', () => {
+  it('reads valid UTF-8 as text', () => {
+    expect(readEventBody(Buffer.from('{"id":"ü-😀"}'))).toBe('{"id":"ü-😀"}');
+  });
+
+  it('refuses invalid bytes instead of reading U+FFFD, so two ids never become one', () => {
+    for (const bytes of [Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), Buffer.from([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d])]) {
+      expect(() => readEventBody(bytes)).toThrow(UnparseableBodyError);
+      expect(() => readEventBody(bytes)).toThrow('the body is not valid UTF-8');
+    }
+  });
+});
+
+describe('splitEventBody and nesting', () => {
+  it('refuses a body nested deeper than the limit as unparseable', () => {
+    const deep = `{"id":"a","type":"t","subject":"s","data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+    expect(unparseable('application/json', deep).message).toMatch(/nest deeper than 64 levels/);
+  });
+
+  it('rejects only the too-deep line of NDJSON', () => {
+    const deep = `{"data":${'['.repeat(100)}${']'.repeat(100)}}`;
+    const items = splitEventBody('application/x-ndjson', `{"id":"a"}\n${deep}\n`);
+    expect(items[0]).toMatchObject({ index: 0, value: { id: 'a' } });
+    expect(items[1]).toMatchObject({ index: 1, syntaxError: expect.stringMatching(/line 2 .*nest deeper than 64 levels/) as string });
   });
 });

@@ -1,4 +1,5 @@
 import { parseJsonExact, parseNdjsonExact } from './exact-json.js';
+import { decodeUtf8Strict, JsonTextError } from '../platform/text.js';
 
 /** Media types POST /v1/events accepts. */
 export const EVENT_MEDIA_TYPES = [
@@ -18,6 +19,19 @@ export class UnparseableBodyError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'UnparseableBodyError';
+  }
+}
+
+/**
+ * The text of a request body. Invalid UTF-8 is refused rather than decoded to U+FFFD, which
+ * would make two different ids the same id.
+ */
+export function readEventBody(bytes: Uint8Array): string {
+  try {
+    return decodeUtf8Strict(bytes);
+  } catch (error) {
+    if (error instanceof JsonTextError) throw new UnparseableBodyError(error.message);
+    throw error;
   }
 }
 

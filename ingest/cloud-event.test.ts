@@ -280,3 +280,48 @@ describe('checkCloudEvent reports every error of an event', () => {
     expect(errors).toHaveLength(2);
   });
 });
+
+describe('checkCloudEvent refuses text the store could not keep or compare', () => {
+  it.each([
+    ['id', { ...MINIMAL, id: 'x\ud800' }],
+    ['subject', { ...MINIMAL, subject: '\udc00customer' }],
+    ['type', { ...MINIMAL, type: 'llm.\ud800tokens' }],
+    ['source', { ...MINIMAL, source: '//gw/\udfff' }],
+    ['data.model', { ...MINIMAL, data: { model: 'large\ud800' } }],
+    ['data.list.2', { ...MINIMAL, data: { list: ['a', 'b', 'c\ud800'] } }],
+    ['traceparent', { ...MINIMAL, traceparent: '\ud800' }],
+  ])('a lone surrogate in %s, with its path', (path, event) => {
+    const errors = rejected(checkCloudEvent(event, BOUNDS));
+    expect(errors).toEqual([{ path, message: expect.stringMatching(/^holds a lone UTF-16 surrogate/) as string }]);
+  });
+
+  it('a lone surrogate in a key of data, naming the key escaped', () => {
+    const errors = rejected(checkCloudEvent({ ...MINIMAL, data: { nested: { ['k\ud800']: 1 } } }, BOUNDS));
+    expect(errors).toEqual([{ path: 'data.nested', message: expect.stringContaining('has the key "k\\ud800"') as string }]);
+  });
+
+  it('keeps well-formed pairs (emoji) anywhere', () => {
+    const event = accepted(checkCloudEvent({ ...MINIMAL, id: 'evt-😀', data: { note: '👍' } }, BOUNDS));
+    expect(event.id).toBe('evt-😀');
+  });
+
+  it.each([' ', '   ', '\t', '\u00a0\u2003'])('an id of only whitespace %j', (id) => {
+    const errors = rejected(checkCloudEvent({ ...MINIMAL, id }, BOUNDS));
+    expect(errors.map((error) => error.path)).toContain('id');
+    expect(errors.find((error) => error.path === 'id')?.message).toMatch(/whitespace|control/);
+  });
+
+  it.each(['evt\u0000', 'evt\n1', 'evt\u001b[31m', 'evt\u007f', 'evt\u0085'])('an id holding a control character %j', (id) => {
+    const errors = rejected(checkCloudEvent({ ...MINIMAL, id }, BOUNDS));
+    expect(errors).toEqual([{ path: 'id', message: 'must not hold control characters (NUL, U+0001-U+001F, U+007F-U+009F)' }]);
+  });
+
+  it('blank or control-laden subjects and types, and control characters in source', () => {
+    const errors = rejected(checkCloudEvent({ ...MINIMAL, subject: ' ', type: 'a\u0000', source: 'gw\r\n' }, BOUNDS));
+    expect(errors.map((error) => error.path).sort()).toEqual(['source', 'subject', 'type']);
+  });
+
+  it('keeps ids with inner spaces and non-ASCII letters', () => {
+    expect(accepted(checkCloudEvent({ ...MINIMAL, id: ' order 42 – ü ' }, BOUNDS)).id).toBe(' order 42 – ü ');
+  });
+});

@@ -1,14 +1,29 @@
 import { z } from 'zod';
 import { parseRfc3339 } from '../platform/time.js';
+import { findLoneSurrogate, hasControlCharacter, isBlank, surrogateMessage } from '../platform/text.js';
+
+// Ids, types and subjects are keys: dedupe, meter matching and customer lookup compare them
+// exactly, so text that looks empty or hides control characters would make look-alike keys.
+const key = (max: number) =>
+  z
+    .string({ error: 'required: a non-empty string' })
+    .min(1, 'must not be empty')
+    .max(max, `at most ${max} characters`)
+    .refine((text) => text === '' || !isBlank(text), 'must not be only whitespace')
+    .refine((text) => !hasControlCharacter(text), 'must not hold control characters (NUL, U+0001-U+001F, U+007F-U+009F)');
 
 /** The CloudEvents 1.0 attributes Meterline reads; extension attributes are allowed and ignored. */
 export const cloudEventSchema = z
   .object({
     specversion: z.literal('1.0', { error: 'must be "1.0"' }).optional(),
-    id: z.string({ error: 'required: a non-empty string' }).min(1, 'must not be empty').max(256, 'at most 256 characters'),
-    source: z.string().max(1024, 'at most 1024 characters').optional(),
-    type: z.string({ error: 'required: a non-empty string' }).min(1, 'must not be empty').max(256, 'at most 256 characters'),
-    subject: z.string({ error: 'required: a non-empty string' }).min(1, 'must not be empty').max(256, 'at most 256 characters'),
+    id: key(256),
+    source: z
+      .string()
+      .max(1024, 'at most 1024 characters')
+      .refine((text) => !hasControlCharacter(text), 'must not hold control characters (NUL, U+0001-U+001F, U+007F-U+009F)')
+      .optional(),
+    type: key(256),
+    subject: key(256),
     time: z.string({ error: 'must be an RFC 3339 date-time string' }).optional(),
     datacontenttype: z.string().optional(),
     data: z
@@ -69,6 +84,11 @@ function timeProblem(text: string, bounds: TimeBounds): { instant?: Date; error?
 export function checkCloudEvent(raw: unknown, bounds: TimeBounds): EventCheck {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, errors: [{ path: '', message: 'an event must be a JSON object' }] };
+  }
+  // Anywhere in the event, keys included: the store refuses such text for a whole insert.
+  const surrogate = findLoneSurrogate(raw);
+  if (surrogate) {
+    return { ok: false, errors: [{ path: surrogate.path, message: surrogateMessage(surrogate) }] };
   }
   const parsed = cloudEventSchema.safeParse(raw);
   const errors: FieldError[] = parsed.success

@@ -72,4 +72,30 @@ describe('event messages', () => {
     const muchLater = { ...context, producedAt: Date.parse('2027-01-01T00:00:00Z') };
     expect(await decodeEventMessage(Buffer.from(old), 'acme-msp', muchLater)).toMatchObject({ ok: false, reason: 'invalid_event' });
   });
+
+  it('dead-letters text the store could not keep instead of handing it on', async () => {
+    const surrogate = '{"id":"a\\ud800","type":"llm.call","subject":"s","data":{"tokens":1}}';
+    const inData = '{"id":"a","type":"llm.call","subject":"s","data":{"tokens":1,"note":{"\\udc00":"x"}}}';
+    for (const text of [surrogate, inData]) {
+      const decoded = await decodeEventMessage(Buffer.from(text), 'acme-msp', context);
+      expect(decoded).toMatchObject({ ok: false, reason: 'invalid_event', detail: expect.stringMatching(/lone UTF-16 surrogate/) as string });
+    }
+    const nul = JSON.stringify({ id: 'a\u0000', type: 'llm.call', subject: 's', data: { tokens: 1 } });
+    expect(await decodeEventMessage(Buffer.from(nul), 'acme-msp', context)).toMatchObject({ ok: false, reason: 'invalid_event' });
+  });
+
+  it('dead-letters carried readings that hold a lone surrogate inside their JSON text', async () => {
+    const readings = '[{"meterKey":"tokens","value":"1","valueKey":"\\ud800","groupBy":"{}"}]';
+    const raw = JSON.stringify({ id: 'a', type: 'llm.call', subject: 's', data: { tokens: 1 }, meterlinereadings: readings });
+    expect(raw).not.toMatch(/[\uD800-\uDFFF]/u);
+    const decoded = await decodeEventMessage(Buffer.from(raw), 'acme-msp', context);
+    expect(decoded).toMatchObject({ ok: false, reason: 'invalid_event', detail: expect.stringMatching(/^meterlinereadings\.0\.valueKey: holds a lone/) as string });
+  });
+
+  it('dead-letters invalid UTF-8 and absurd nesting as not JSON', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"id":"a'), Buffer.from([0xff]), Buffer.from('","type":"llm.call","subject":"s"}')]);
+    expect(await decodeEventMessage(bytes, 'acme-msp', context)).toMatchObject({ ok: false, reason: 'not_json', detail: 'the body is not valid UTF-8' });
+    const deep = `{"id":"a","type":"llm.call","subject":"s","data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+    expect(await decodeEventMessage(Buffer.from(deep), 'acme-msp', context)).toMatchObject({ ok: false, reason: 'not_json' });
+  });
 });

@@ -2,6 +2,7 @@ import type { Meter } from '../catalog/index.js';
 import type { MeteredEvent, MeterReading } from '../platform/event-log.js';
 import { checkCloudEvent, type FieldError } from './cloud-event.js';
 import { parseJsonExact, stringifyJsonExact } from './exact-json.js';
+import { decodeUtf8Strict, findLoneSurrogate, surrogateMessage } from '../platform/text.js';
 import { readMeters } from './meter-readings.js';
 
 /**
@@ -87,7 +88,8 @@ export async function decodeEventMessage(
   }
   let parsed;
   try {
-    parsed = parseJsonExact((value ?? Buffer.alloc(0)).toString('utf8'));
+    // Strict decoding: a replacement character for bad bytes could make two ids one.
+    parsed = parseJsonExact(decodeUtf8Strict(value ?? Buffer.alloc(0)));
   } catch (error) {
     return { ok: false, reason: 'not_json', detail: (error as Error).message };
   }
@@ -112,6 +114,9 @@ export async function decodeEventMessage(
     if (!Array.isArray(list) || !list.every(isReading)) {
       return { ok: false, reason: 'invalid_event', detail: `${READINGS_ATTRIBUTE} is not a list of meter readings` };
     }
+    // The attribute is JSON inside a string, so the check of the event's own text cannot see in.
+    const surrogate = findLoneSurrogate(list, READINGS_ATTRIBUTE);
+    if (surrogate) return { ok: false, reason: 'invalid_event', detail: `${surrogate.path}: ${surrogateMessage(surrogate)}` };
     readings = list;
   } else {
     const meters = (await context.metersOf(tenantHeader)).filter((meter) => meter.eventType === event.type);

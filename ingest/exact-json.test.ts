@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { isLosslessNumber, LosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import { DECIMAL_INTEGER_DIGITS, DECIMAL_SCALE, toMeterDecimal } from '../platform/decimal.js';
+import { MAX_JSON_DEPTH } from '../platform/text.js';
 import { parseJsonExact, parseNdjsonExact, stringifyJsonExact } from './exact-json.js';
 
 const Exact = Decimal.clone({ precision: 200, toExpNeg: -1000, toExpPos: 1000 });
@@ -146,11 +147,27 @@ describe('parseJsonExact worked examples', () => {
     syntaxErrorOf(() => JSON.parse(text));
   });
 
-  it('turns a stack overflow on absurd nesting into a SyntaxError', () => {
+  it('refuses absurd nesting with a SyntaxError before either parser recurses', () => {
     const depth = 200_000;
     const text = `${'['.repeat(depth)}12345678901234567${']'.repeat(depth)}`;
     const error = syntaxErrorOf(() => parseJsonExact(text));
-    expect(error.cause).toBeInstanceOf(RangeError);
+    expect(error.message).toBe(`arrays and objects nest deeper than ${MAX_JSON_DEPTH} levels`);
+  });
+
+  it('takes nesting up to the depth limit on both paths and refuses one level more', () => {
+    for (const number of ['1', '12345678901234567']) {
+      const deepest = `${'['.repeat(MAX_JSON_DEPTH)}${number}${']'.repeat(MAX_JSON_DEPTH)}`;
+      expect(() => parseJsonExact(deepest)).not.toThrow();
+      const tooDeep = `{"data":${deepest}}`;
+      expect(syntaxErrorOf(() => parseJsonExact(tooDeep)).message).toMatch(/nest deeper than 64 levels/);
+    }
+    const nested5000 = `{"id":"x","data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+    syntaxErrorOf(() => parseJsonExact(nested5000));
+  });
+
+  it('does not count brackets inside strings towards the depth', () => {
+    const text = JSON.stringify({ s: '['.repeat(500) + '\\"{'.repeat(100) });
+    expect(parseJsonExact(text).value).toEqual(JSON.parse(text));
   });
 
   it('keeps the last of duplicate keys on both paths, like JSON.parse', () => {

@@ -1,4 +1,5 @@
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { assertJsonDepth, JsonTextError, MAX_JSON_DEPTH } from '../platform/text.js';
 
 export interface ParsedJson {
   value: unknown;
@@ -27,9 +28,16 @@ const keepLastDuplicate = ({ newValue }: { newValue: unknown }): unknown => newV
  * Parses JSON without ever rounding a number. Texts whose numbers are all exactly representable
  * go through the native JSON.parse (`lossless: false`); anything else goes through lossless-json
  * and every number comes back as a LosslessNumber holding its original text (`lossless: true`).
- * Throws SyntaxError on invalid JSON on both paths.
+ * Throws SyntaxError on invalid JSON on both paths, and on nesting deeper than MAX_JSON_DEPTH,
+ * which both parsers and every recursive step after them would otherwise have to survive.
  */
 export function parseJsonExact(text: string): ParsedJson {
+  try {
+    assertJsonDepth(text, MAX_JSON_DEPTH);
+  } catch (error) {
+    if (error instanceof JsonTextError) throw new SyntaxError(error.message);
+    throw error;
+  }
   if (!MAY_LOSE_PRECISION.test(text)) {
     return { value: JSON.parse(text) as unknown, lossless: false };
   }

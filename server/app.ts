@@ -1,14 +1,17 @@
 import Fastify, { LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Catalog } from '../catalog/index.js';
 import type { ChargesService, PlansContracts } from '../rater/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Store } from '../platform/store.js';
-import { handleError } from './errors.js';
+import { handleClientError, handleError, handleFrameworkError, handleNotFound } from './errors.js';
+import { jsonBodyParser } from './json-body.js';
+import { trackMethods } from './method-not-allowed.js';
+import { strictBodyJsonSchemaTransform, strictBodyValidatorCompiler } from './strict-input.js';
 import { authPlugin } from './plugins/auth.js';
 import { opsRoutes } from './routes/ops.js';
 import { catalogRoutes } from './routes/v1/catalog.js';
@@ -45,10 +48,17 @@ export async function buildApp(deps: AppDeps) {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: handleClientError,
+    frameworkErrors: handleFrameworkError,
   }).withTypeProvider<ZodTypeProvider>();
-  app.setValidatorCompiler(validatorCompiler);
+  // Bodies refuse fields they do not declare; query strings and paths keep zod's defaults.
+  app.setValidatorCompiler(strictBodyValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(app.getDefaultJsonParser('error', 'error')));
+  const methods = trackMethods(app);
 
   // Answers written while closing end their connection, so keep-alive clients do not hold the
   // shutdown open until their idle timeout.
@@ -80,12 +90,15 @@ export async function buildApp(deps: AppDeps) {
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: strictBodyJsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(opsRoutes, { metrics: deps.metrics, ready: deps.ready });
-  if (!deps.ingest) return app;
+  if (!deps.ingest) {
+    methods.complete();
+    return app;
+  }
   await app.register(authPlugin, { catalog: deps.catalog });
   await app.register(catalogRoutes, { catalog: deps.catalog });
   await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
@@ -99,6 +112,7 @@ export async function buildApp(deps: AppDeps) {
     futureToleranceMs: deps.futureToleranceMs,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  methods.complete();
   return app;
 }
 

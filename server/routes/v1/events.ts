@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { EVENT_MEDIA_TYPES, type EventMediaType, type Ingest } from '../../../ingest/index.js';
+import { EVENT_MEDIA_TYPES, readEventBody, type EventMediaType, type Ingest } from '../../../ingest/index.js';
 import { principalOf } from '../../plugins/auth.js';
 import { errorBody } from '../schemas.js';
 
@@ -19,8 +19,15 @@ const ingestAnswer = z.object({
 /** POST /v1/events: one CloudEvent, a JSON array of them, or NDJSON. */
 export const eventRoutes: FastifyPluginAsyncZod<{ ingest: Ingest; bodyLimit: number }> = async (app, { ingest, bodyLimit }) => {
   // Bodies are read as text so numbers keep every digit; this context parses nothing else.
+  // Bytes, then strict UTF-8: the string reader would turn invalid bytes into U+FFFD.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser([...EVENT_MEDIA_TYPES], { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser([...EVENT_MEDIA_TYPES], { parseAs: 'buffer', bodyLimit }, (_request, body, done) => {
+    try {
+      done(null, readEventBody(body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
 
   app.post(
     '/v1/events',
