@@ -3,7 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../platform/errors.js';
 import { EventLogUnavailableError } from '../platform/event-log.js';
 import { StoreUnavailableError } from '../platform/store.js';
-import { UnparseableBodyError } from '../ingest/index.js';
+import { UnparseableBodyError, UnsupportedEventMediaTypeError } from '../ingest/index.js';
 import { UnauthorizedError } from './plugins/auth.js';
 
 export interface ErrorBody {
@@ -31,6 +31,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     return reply.status(400).send(body('invalid_request', error.message, [{ path: error.path, message: error.message }]));
   }
   if (error instanceof UnparseableBodyError) return reply.status(400).send(body('unparseable_body', error.message));
+  if (error instanceof UnsupportedEventMediaTypeError) return reply.status(415).send(body('unsupported_media_type', error.message));
   if (error instanceof EventLogUnavailableError || error instanceof StoreUnavailableError) {
     request.log.warn({ err: error }, 'answering 503');
     return reply.status(503).header('retry-after', '5').send(body('unavailable', error.message));
