@@ -138,6 +138,16 @@ describe('the CloudEvents SDK for JavaScript (cloudevents 10)', () => {
     expect(again.body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
   });
 
+  it('binary mode takes an empty body as an event without data', async () => {
+    const response = await fetch(events(), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'empty-1', 'ce-type': 'heartbeat', 'ce-subject': 'acme' },
+      body: '',
+    });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+  });
+
   it('binary mode refuses a body it cannot read as data (415) and a header that breaks the binding (400)', async () => {
     const send = (headers: Record<string, string>, body: string) =>
       fetch(events(), {
