@@ -10,7 +10,7 @@ export {
 } from './detectors/budget.js';
 export { RATIO_SCALE, detectSpike, topDrivers, type Driver, type KeyedCost, type SpikeInput, type SpikeResult } from './detectors/spike.js';
 export { generateWebhookSecret, signWebhook, verifyWebhook, type WebhookHeaders } from './webhook-signature.js';
-export { ALERT_KINDS, CHANNELS, alertRuleInput, alertRuleView, alertRuleVersionView, type AlertKind, type AlertRuleInput, type Channel } from './rule-schema.js';
+export { ALERT_KINDS, CHANNELS, alertRuleInput, alertRulePatch, alertRuleView, alertRuleVersionView, type AlertKind, type AlertRuleInput, type Channel } from './rule-schema.js';
 export { buildAlertRules, effectiveRules, type AlertRule, type AlertRules } from './rules.js';
 export {
   buildWebhookEndpoints,

@@ -130,3 +130,26 @@ export const alertRuleView = z.object({
 export type AlertRuleView = z.infer<typeof alertRuleView>;
 
 export const alertRuleVersionView = alertRuleView.extend({ deleted: z.boolean(), reason: z.string() });
+
+/** A field of a rule as a patch takes it: no default filled in, null to remove it. */
+function patchField(schema: z.ZodType): z.ZodType {
+  let inner = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
+  return inner.nullable().optional();
+}
+
+const patchShape: Record<string, z.ZodType> = {};
+for (const kind of [spendThreshold, usageThreshold, budget, forecast, spike]) {
+  for (const [name, field] of Object.entries(kind.shape)) {
+    if (name !== 'kind') patchShape[name] ??= patchField(field);
+  }
+}
+
+/**
+ * PATCH /v1/alert-rules/{id}: any field of any kind (null removes an optional one). Fields are
+ * checked here for their type, the merged rule as a whole by alertRuleInput; an unknown field is
+ * refused rather than ignored.
+ */
+export const alertRulePatch = z
+  .object({ kind: z.enum(ALERT_KINDS).optional().describe('Must be the kind the rule has: a kind never changes'), ...patchShape })
+  .strict();

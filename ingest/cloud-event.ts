@@ -111,3 +111,33 @@ export function checkCloudEvent(raw: unknown, bounds: TimeBounds): EventCheck {
     },
   };
 }
+
+/**
+ * The CloudEvent as the OpenAPI document shows it (OpenAPI 3.0 schema), generated from the
+ * schema that validates events so the two cannot drift; `data`, checked by hand above, is
+ * described here.
+ */
+export function cloudEventOpenApiSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(cloudEventSchema, {
+    target: 'openapi-3.0',
+    io: 'input',
+    unrepresentable: 'any',
+    override: ({ path, jsonSchema }) => {
+      if (path.length === 2 && path[0] === 'properties' && path[1] === 'data') {
+        Object.assign(jsonSchema, {
+          type: 'object',
+          additionalProperties: true,
+          description: 'The usage: the properties meters read with their valueProperty and groupBy paths',
+        });
+      }
+      if (path.length === 2 && path[0] === 'properties' && path[1] === 'time') {
+        Object.assign(jsonSchema, { format: 'date-time', description: 'RFC 3339 with an offset; absent: the time it is received' });
+      }
+    },
+  }) as Record<string, unknown>;
+  delete schema.$schema;
+  return {
+    ...schema,
+    description: 'A CloudEvents 1.0 event. Extension attributes are allowed and kept out of the usage.',
+  };
+}

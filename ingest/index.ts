@@ -1,6 +1,7 @@
 export { buildIngest, type Ingest, type IngestAnswer, type IngestDeps, type Rejection } from './ingest.js';
 export { EVENT_MEDIA_TYPES, readEventBody, UnparseableBodyError, type EventMediaType } from './body.js';
-export { cloudEventSchema, type FieldError } from './cloud-event.js';
+export { cloudEventOpenApiSchema, cloudEventSchema, type FieldError } from './cloud-event.js';
+export { decodeHeaderValue, isBinaryMode, UnsupportedEventMediaTypeError, type RequestHeaders } from './http-binding.js';
 export {
   decodeEventMessage,
   encodeEventMessage,

@@ -1,8 +1,9 @@
 import type { Catalog, Meter } from '../catalog/index.js';
 import type { EventLog, MeteredEvent } from '../platform/event-log.js';
 import { checkCloudEvent, type FieldError, type TimeBounds } from './cloud-event.js';
-import { splitEventBody, type EventMediaType } from './body.js';
+import { splitEventBody, type BodyItem, type EventMediaType } from './body.js';
 import { stringifyJsonExact } from './exact-json.js';
+import { eventsOfRequest, type RequestHeaders } from './http-binding.js';
 import { readMeters } from './meter-readings.js';
 
 export interface Rejection {
@@ -34,58 +35,64 @@ function idOf(value: unknown): string | undefined {
 }
 
 export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHorizonMs, now = Date.now, onOutcome }: IngestDeps) {
+  /**
+   * Validates every event candidate, appends the valid ones and answers per event. Valid events
+   * are all accepted (or all refused, when the log cannot take them); rejects are listed.
+   */
+  async function ingestItems(tenantId: string, items: readonly BodyItem[]): Promise<IngestAnswer> {
+    const meters = await catalog.listMeters(tenantId);
+    const metersByType = new Map<string, Meter[]>();
+    for (const meter of meters) {
+      const list = metersByType.get(meter.eventType) ?? [];
+      list.push(meter);
+      metersByType.set(meter.eventType, list);
+    }
+    const bounds: TimeBounds = { now: now(), futureToleranceMs, backfillHorizonMs };
+    const rejected: Rejection[] = [];
+    const events: MeteredEvent[] = [];
+    for (const item of items) {
+      if ('syntaxError' in item) {
+        rejected.push({ index: item.index, errors: [{ path: '', message: item.syntaxError }] });
+        continue;
+      }
+      const id = idOf(item.value);
+      const checked = checkCloudEvent(item.value, bounds);
+      if (!checked.ok) {
+        rejected.push({ index: item.index, ...(id !== undefined ? { id } : {}), errors: checked.errors });
+        continue;
+      }
+      const { event } = checked;
+      const readings = readMeters(event.data, metersByType.get(event.type) ?? []);
+      if (!readings.ok) {
+        rejected.push({ index: item.index, id: event.id, errors: readings.errors });
+        continue;
+      }
+      events.push({
+        tenantId,
+        id: event.id,
+        type: event.type,
+        source: event.source,
+        subject: event.subject,
+        time: event.time,
+        data: stringifyJsonExact(event.data, item.lossless),
+        readings: readings.readings,
+      });
+    }
+    if (rejected.length > 0) onOutcome?.('rejected', rejected.length);
+    if (events.length === 0) return { accepted: 0, duplicates: 0, rejected };
+    const { duplicates } = await eventLog.append(events);
+    const accepted = events.length - duplicates.size;
+    onOutcome?.('accepted', accepted);
+    if (duplicates.size > 0) onOutcome?.('duplicate', duplicates.size);
+    return { accepted, duplicates: duplicates.size, rejected };
+  }
+
   return {
-    /**
-     * Validates every event of a body, appends the valid ones and answers per event. Valid events
-     * are all accepted (or all refused, when the log cannot take them); rejects are listed.
-     */
-    async ingest(tenantId: string, mediaType: EventMediaType, body: string): Promise<IngestAnswer> {
-      const items = splitEventBody(mediaType, body);
-      const meters = await catalog.listMeters(tenantId);
-      const metersByType = new Map<string, Meter[]>();
-      for (const meter of meters) {
-        const list = metersByType.get(meter.eventType) ?? [];
-        list.push(meter);
-        metersByType.set(meter.eventType, list);
-      }
-      const bounds: TimeBounds = { now: now(), futureToleranceMs, backfillHorizonMs };
-      const rejected: Rejection[] = [];
-      const events: MeteredEvent[] = [];
-      for (const item of items) {
-        if ('syntaxError' in item) {
-          rejected.push({ index: item.index, errors: [{ path: '', message: item.syntaxError }] });
-          continue;
-        }
-        const id = idOf(item.value);
-        const checked = checkCloudEvent(item.value, bounds);
-        if (!checked.ok) {
-          rejected.push({ index: item.index, ...(id !== undefined ? { id } : {}), errors: checked.errors });
-          continue;
-        }
-        const { event } = checked;
-        const readings = readMeters(event.data, metersByType.get(event.type) ?? []);
-        if (!readings.ok) {
-          rejected.push({ index: item.index, id: event.id, errors: readings.errors });
-          continue;
-        }
-        events.push({
-          tenantId,
-          id: event.id,
-          type: event.type,
-          source: event.source,
-          subject: event.subject,
-          time: event.time,
-          data: stringifyJsonExact(event.data, item.lossless),
-          readings: readings.readings,
-        });
-      }
-      if (rejected.length > 0) onOutcome?.('rejected', rejected.length);
-      if (events.length === 0) return { accepted: 0, duplicates: 0, rejected };
-      const { duplicates } = await eventLog.append(events);
-      const accepted = events.length - duplicates.size;
-      onOutcome?.('accepted', accepted);
-      if (duplicates.size > 0) onOutcome?.('duplicate', duplicates.size);
-      return { accepted, duplicates: duplicates.size, rejected };
-    },
+    /** Ingests a body of one media type (one event, a JSON array of them, or NDJSON). */
+    ingest: (tenantId: string, mediaType: EventMediaType, body: string): Promise<IngestAnswer> =>
+      ingestItems(tenantId, splitEventBody(mediaType, body)),
+    /** Ingests an HTTP request in any CloudEvents content mode: binary, structured or batch (see http-binding.ts). */
+    ingestRequest: (tenantId: string, headers: RequestHeaders, body: string): Promise<IngestAnswer> =>
+      ingestItems(tenantId, eventsOfRequest(headers, body)),
   };
 }

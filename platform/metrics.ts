@@ -7,6 +7,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function buildMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meterline_' });
+  // prom-client also exports these sums of the per-type gauges under a counter's "_total"
+  // suffix, which Prometheus' own lint (promtool check metrics) flags; the per-type gauges
+  // (meterline_nodejs_active_handles{type} and its siblings) carry the same figures.
+  for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+    registry.removeSingleMetric(`meterline_nodejs_${name}`);
+  }
   return {
     registry,
     ingestEvents: new Counter({

@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Catalog } from '../catalog/index.js';
 import type { ChargesService, PlansContracts } from '../rater/index.js';
-import type { Ingest } from '../ingest/index.js';
+import { cloudEventOpenApiSchema, type Ingest } from '../ingest/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Store } from '../platform/store.js';
@@ -87,7 +87,11 @@ export async function buildApp(deps: AppDeps) {
         version: '1',
         description: 'Usage metering, rating and spend alerting. Authenticate with Authorization: Bearer <API key>.',
       },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
+        // POST /v1/events documents its bodies with this schema (routes/v1/events.ts).
+        schemas: { CloudEvent: cloudEventOpenApiSchema() },
+      },
       security: [{ apiKey: [] }],
     },
     transform: strictBodyJsonSchemaTransform,

@@ -6,7 +6,7 @@ import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } fro
 import { EventLogUnavailableError } from '../platform/event-log.js';
 import { StoreUnavailableError } from '../platform/store.js';
 import { JsonTextError } from '../platform/text.js';
-import { UnparseableBodyError } from '../ingest/index.js';
+import { UnparseableBodyError, UnsupportedEventMediaTypeError } from '../ingest/index.js';
 import { UnauthorizedError } from './plugins/auth.js';
 
 export interface ErrorBody {
@@ -52,6 +52,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof UnparseableBodyError || error instanceof JsonTextError) {
     return reply.status(400).send(body('unparseable_body', error.message));
   }
+  if (error instanceof UnsupportedEventMediaTypeError) return reply.status(415).send(body('unsupported_media_type', error.message));
   if (error instanceof EventLogUnavailableError || error instanceof StoreUnavailableError) {
     request.log.warn({ err: error }, 'answering 503');
     return reply.status(503).header('retry-after', '5').send(body('unavailable', error.message));

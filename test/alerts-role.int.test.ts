@@ -43,7 +43,7 @@ describe('the alerts role on its own', () => {
       effectiveFrom: '2020-01-01T00:00:00Z',
     });
     await expectStatus(pipeline.request('PUT', '/v1/customers/acme/contract', { key, body: { plan: 'api', startsAt: '2020-01-01T00:00:00Z' } }), 200);
-    await post('/v1/webhook-endpoints', { url: receiver.url });
+    receiver.trust((await post('/v1/webhook-endpoints', { url: receiver.url })).body.secret as string);
     await post('/v1/alert-rules', { kind: 'budget', budget: '10', percentages: [50, 100], channels: ['webhook'] });
   });
   afterAll(async () => {

@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { verifyWebhook } from '../../alerts/index.js';
 
 export interface ReceivedRequest {
   readonly headers: IncomingHttpHeaders;
@@ -22,7 +24,43 @@ export interface WebhookReceiver {
   /** `origin` + "/hooks", for tests that need one URL. */
   readonly url: string;
   readonly received: ReceivedRequest[];
+  /**
+   * Expects every request from now on to be signed with one of the trusted secrets: each is
+   * checked with Meterline's own verifier and with the reference Standard Webhooks library, and
+   * `close()` fails if one does not verify.
+   */
+  trust(secret: string): void;
+  /** Closes the server; throws when a request did not verify against a trusted secret. */
   close(): Promise<void>;
+}
+
+/**
+ * Whether a received request is signed with `secret`, by both Meterline's verifier and the
+ * reference library (`standardwebhooks`). A request one accepts and the other refuses throws:
+ * that is a bug in our signing or verifying, not a bad request.
+ */
+export function verifySignature(secret: string, request: Pick<ReceivedRequest, 'headers' | 'body'>): boolean {
+  const header = (name: string): string | undefined => {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+  const headers = { 'webhook-id': header('webhook-id'), 'webhook-timestamp': header('webhook-timestamp'), 'webhook-signature': header('webhook-signature') };
+  const ours = verifyWebhook({ secret, headers, body: request.body, now: new Date() });
+  let reference = true;
+  try {
+    new Webhook(secret).verify(request.body, {
+      'webhook-id': headers['webhook-id'] ?? '',
+      'webhook-timestamp': headers['webhook-timestamp'] ?? '',
+      'webhook-signature': headers['webhook-signature'] ?? '',
+    });
+  } catch (error) {
+    if (!(error instanceof WebhookVerificationError)) throw error;
+    reference = false;
+  }
+  if (ours !== reference) {
+    throw new Error(`signature verdicts differ: Meterline's verifier says ${ours}, standardwebhooks says ${reference} (webhook-id ${headers['webhook-id']})`);
+  }
+  return ours;
 }
 
 /**
@@ -33,12 +71,22 @@ export async function startWebhookReceiver(
   answer: (n: number, request: ReceivedRequest) => number | Reply | Promise<number | Reply> = () => 204,
 ): Promise<WebhookReceiver> {
   const received: ReceivedRequest[] = [];
+  const secrets: string[] = [];
+  const unverified: string[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const entry = { headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), path: request.url ?? '', at: Date.now() };
       received.push(entry);
+      // Checked on arrival: the signature's timestamp is only fresh now.
+      if (secrets.length > 0) {
+        try {
+          if (!secrets.some((secret) => verifySignature(secret, entry))) unverified.push(`${entry.path}: not signed with a trusted secret`);
+        } catch (error) {
+          unverified.push(`${entry.path}: ${(error as Error).message}`);
+        }
+      }
       void Promise.resolve(answer(received.length, entry)).then((given) => {
         const reply = typeof given === 'number' ? { status: given, body: given >= 300 ? 'receiver says no' : '' } : given;
         response.writeHead(reply.status, reply.headers);
@@ -53,11 +101,16 @@ export async function startWebhookReceiver(
     origin,
     url: `${origin}/hooks`,
     received,
-    close: () =>
-      new Promise<void>((resolve) => {
+    trust(secret) {
+      secrets.push(secret);
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      if (unverified.length > 0) throw new Error(`webhooks that did not verify:\n${unverified.join('\n')}`);
+    },
   };
 }
 

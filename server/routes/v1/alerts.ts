@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { customerId } from '../../../catalog/index.js';
 import {
   alertRuleInput,
+  alertRulePatch,
   alertRuleVersionView,
   alertRuleView,
   endpointView,
@@ -108,7 +109,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
         tags: ['alerts'],
         summary: 'Change an alert rule: the given fields replace the current ones (null removes an optional field); a new version is recorded',
         params: z.object({ id: ruleId }),
-        body: z.record(z.string(), z.unknown()),
+        body: alertRulePatch,
         response: { 200: alertRuleView, ...errorResponses },
       },
     },
