@@ -11,7 +11,8 @@ import { roundToMinorUnit } from './pricing/rounding.js';
  *    prices its own quantity with its own price, so tiers start again at a price change.
  * 2. A percent discount takes its share of the line: percent × the part of the line's
  *    quantity (for a flat fee: of its time) that falls inside the discount's validity.
- *    An amount discount takes its amount once, never more than what is left of the line.
+ *    An amount discount takes its amount once, never more than what is left of the line (so
+ *    nothing from a credit line, whose gross is negative).
  * 3. Taxes are additive percentages of the discounted line.
  * 4. The commitment true-up is commitment × the covered share of the period, minus the sum of
  *    the discounted lines, when positive; it is taxed like a line.
@@ -125,7 +126,8 @@ export function buildStatement(input: StatementInput): Statement {
       if (entry.chargeKey !== undefined && entry.chargeKey !== charge.key) continue;
       const share = new D(entry.shareByCharge[charge.key] ?? '0');
       if (share.isZero()) continue;
-      const left = gross.minus(discount);
+      // A credit line (negative gross) leaves nothing for an amount discount to take.
+      const left = D.max(gross.minus(discount), ZERO);
       const off = entry.percent !== undefined ? gross.times(share).times(entry.percent).div(100) : new D(entry.amount ?? '0');
       discount = discount.plus(D.min(off, left));
     }

@@ -1,4 +1,3 @@
-import { Decimal } from 'decimal.js';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { customerId } from '../../../catalog/index.js';
@@ -9,6 +8,7 @@ import {
   planInput,
   planVersionView,
   roundToMinorUnit,
+  sumOfTexts,
   type ChargesService,
   type PlansContracts,
 } from '../../../rater/index.js';
@@ -243,5 +243,5 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
 };
 
 function buildTaxSum(amounts: readonly string[], currency: string): string {
-  return roundToMinorUnit(amounts.reduce((sum, amount) => sum.plus(amount), new Decimal(0)).toFixed(), currency);
+  return roundToMinorUnit(sumOfTexts(amounts, 'taxes'), currency);
 }
