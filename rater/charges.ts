@@ -6,14 +6,14 @@ import {
   type Customer,
   type Meter,
 } from '../catalog/index.js';
-import { InvalidRequestError } from '../platform/errors.js';
 import type { Store } from '../platform/store.js';
 import { D, format, ZERO } from './pricing/decimal.js';
 import type { PlansContracts } from './plans-contracts.js';
 import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
 import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion } from './schemas.js';
 import { batchedUsageSource, directUsageSource, recordingUsageSource, usageUntil, type Span, type UsageSource } from './usage-source.js';
-import { buildStatement, type ChargeInput, type DiscountInput, type PriceSegment, type Statement } from './statement.js';
+import { RatingFailedError, ratingFailureOf, type RatingFailure } from './rating-failure.js';
+import { buildStatement, ChargePriceError, type ChargeInput, type DiscountInput, type PriceSegment, type Statement } from './statement.js';
 
 const MINUTE = 60_000;
 const floorMinute = (ms: number) => Math.floor(ms / MINUTE) * MINUTE;
@@ -25,6 +25,12 @@ export interface ChargesDeps {
   readonly now?: () => number;
   /** The rater's latest figure for a customer while nothing changed since, if this process rates. */
   readonly cached?: (tenantId: string, customerId: string, subjects: readonly string[], asOf: number) => Charges | undefined;
+}
+
+/** What a bulk rating produced: the customers rated and those that could not be. */
+export interface RatingOutcome {
+  readonly rated: Charges[];
+  readonly failed: RatingFailure[];
 }
 
 export interface Charges extends Statement {
@@ -137,6 +143,20 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
      * without a contract are left out.
      */
     async forCustomers(tenantId: string, customerIds: readonly string[]): Promise<Charges[]> {
+      const { rated, failed } = await rateCustomers(tenantId, customerIds);
+      const [first] = failed;
+      if (first) throw new Error(`rating customer ${first.customerId} failed: ${first.reason}`);
+      return rated;
+    },
+
+    /**
+     * forCustomers for the rater: one customer whose usage or terms cannot be priced is listed
+     * among the failures, and the others are rated all the same.
+     */
+    rateCustomers,
+  };
+
+  async function rateCustomers(tenantId: string, customerIds: readonly string[]): Promise<RatingOutcome> {
       const wanted = new Set(customerIds);
       const customers = (await catalog.listCustomers(tenantId)).filter((customer) => wanted.has(customer.id));
       const contracts = await plans.currentContracts(tenantId);
@@ -150,13 +170,27 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         return contract && versions ? [{ tenantId, customer, contract, versions, meters, period: 'current', asOf, periods }] : [];
       });
       const recorder = recordingUsageSource();
-      for (const context of contexts) await compute(context, recorder, false);
+      const failed: RatingFailure[] = [];
+      const gathered: RatingContext[] = [];
+      for (const context of contexts) {
+        try {
+          await compute(context, recorder, false);
+          gathered.push(context);
+        } catch (error) {
+          failed.push(ratingFailureOf(context.customer.id, error));
+        }
+      }
       const source = await batchedUsageSource(store, tenantId, recorder.requests);
-      const results: Charges[] = [];
-      for (const context of contexts) results.push(await compute(context, source));
-      return results;
-    },
-  };
+      const rated: Charges[] = [];
+      for (const context of gathered) {
+        try {
+          rated.push(await compute(context, source));
+        } catch (error) {
+          failed.push(ratingFailureOf(context.customer.id, error));
+        }
+      }
+      return { rated, failed };
+  }
 
   /** Gathers a customer's inputs through `usage` and prices them; with price false it only gathers (the recording pass). */
   async function compute(context: RatingContext, usage: UsageSource, price: false): Promise<undefined>;
@@ -196,7 +230,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
             continue;
           }
           const meter = charge.meter !== undefined ? meters.get(charge.meter) : undefined;
-          if (!meter) throw new InvalidRequestError(`charge ${key} meters ${charge.meter ?? 'nothing'}, which does not exist`, 'plan');
+          if (!meter) throw new RatingFailedError(`charge ${key} meters ${charge.meter ?? 'nothing'}, which does not exist`, 'terms', `charges.${key}`);
           if (price.model === 'percentage') {
             segments.push({ ...base, events: await usage.events(tenantId, meter, subjects, span) });
           } else if (charge.proration === 'daily') {
@@ -246,14 +280,16 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
 
       if (!price) return undefined;
       const currency = versions.at(-1)?.currency ?? customer.currency;
-      const statement = buildStatement({
-        currency,
-        charges: chargeInputs,
-        discounts,
-        taxRates: terms.taxRates,
-        ...(terms.minimumCommitment !== undefined ? { minimumCommitment: terms.minimumCommitment } : {}),
-        coveredFraction: ratio(activeLength, periodLength),
-      });
+      const statement = explainFailure(() =>
+        buildStatement({
+          currency,
+          charges: chargeInputs,
+          discounts,
+          taxRates: terms.taxRates,
+          ...(terms.minimumCommitment !== undefined ? { minimumCommitment: terms.minimumCommitment } : {}),
+          coveredFraction: ratio(activeLength, periodLength),
+        }),
+      );
 
       let forecast: Charges['forecast'];
       const elapsed = Math.min(asOf, periodSpan.to) - periodSpan.from;
@@ -279,6 +315,17 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         plan: terms.plan,
         ...(forecast ? { forecast } : {}),
       };
+  }
+}
+
+/** Every pricing error of a statement becomes a RatingFailedError that says where it is. */
+function explainFailure<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof ChargePriceError) throw new RatingFailedError(error.message, 'price', `charges.${error.charge}`, { cause: error });
+    if (error instanceof RangeError) throw new RatingFailedError(error.message, 'price', 'contract', { cause: error });
+    throw error;
   }
 }
 

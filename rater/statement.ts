@@ -101,10 +101,29 @@ function taxesOf(net: Decimal, input: StatementInput) {
   });
 }
 
+/** A charge whose price cannot price its usage; names the charge so the failure can be reported. */
+export class ChargePriceError extends RangeError {
+  constructor(
+    readonly charge: string,
+    cause: unknown,
+  ) {
+    super(`charge ${charge}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ChargePriceError';
+  }
+}
+
+function priceOrExplain(charge: string, price: Price, input: Parameters<typeof priceAmount>[1]): ReturnType<typeof priceAmount> {
+  try {
+    return priceAmount(price, input);
+  } catch (error) {
+    throw new ChargePriceError(charge, error);
+  }
+}
+
 export function buildStatement(input: StatementInput): Statement {
   const lines: StatementLine[] = input.charges.map((charge) => {
     const parts: StatementPart[] = charge.segments.map((segment) => {
-      const result = priceAmount(segment.price, {
+      const result = priceOrExplain(charge.key, segment.price, {
         ...(segment.price.model === 'flat' ? { fraction: segment.quantity ?? '1' } : { quantity: segment.quantity ?? '0' }),
         ...(segment.events ? { events: segment.events } : {}),
       });

@@ -4,6 +4,7 @@ import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } fro
 import { EventLogUnavailableError } from '../platform/event-log.js';
 import { StoreUnavailableError } from '../platform/store.js';
 import { UnparseableBodyError } from '../ingest/index.js';
+import { RatingFailedError } from '../rater/index.js';
 import { UnauthorizedError } from './plugins/auth.js';
 
 export interface ErrorBody {
@@ -29,6 +30,9 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof ConflictError) return reply.status(409).send(body('conflict', error.message));
   if (error instanceof InvalidRequestError) {
     return reply.status(400).send(body('invalid_request', error.message, [{ path: error.path, message: error.message }]));
+  }
+  if (error instanceof RatingFailedError) {
+    return reply.status(422).send(body('rating_failed', `rating failed: ${error.message}`, [{ path: error.path, message: error.message }]));
   }
   if (error instanceof UnparseableBodyError) return reply.status(400).send(body('unparseable_body', error.message));
   if (error instanceof EventLogUnavailableError || error instanceof StoreUnavailableError) {

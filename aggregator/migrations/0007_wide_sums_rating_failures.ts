@@ -11,7 +11,7 @@ import type { Migration } from './migration.js';
  * parts written before this migration (synchronously, so usage reads after start see it).
  *
  * rating_failures records, per customer, each failed rating and each recovery: the latest row
- * of a customer says whether it is failing, why, and how many attempts in a row failed, so a
+ * of a customer says whether it is failing, why, since when and how many attempts in a row failed, so a
  * restarted rater retries it with the same backoff instead of forgetting it.
  */
 export const migration: Migration = {
@@ -30,8 +30,10 @@ export const migration: Migration = {
       customer_id String,
       at DateTime64(3, 'UTC'),
       failing UInt8,
+      kind LowCardinality(String),
       reason String,
-      attempts UInt32
+      attempts UInt32,
+      since DateTime64(3, 'UTC')
     ) ENGINE = MergeTree ORDER BY (tenant_id, customer_id, at)`,
   ],
 };

@@ -13,7 +13,7 @@ import {
   type PlansContracts,
 } from '../../../rater/index.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
-import { errorResponses } from '../schemas.js';
+import { errorBody, errorResponses } from '../schemas.js';
 
 /** Plans (versioned, effective-dated) and customer contracts (versioned, audited). */
 export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges: ChargesService }> = async (app, { plans, charges }) => {
@@ -160,7 +160,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
         summary: "The period's line items priced from usage: quantity, price versions, tiers, discount, tax, amounts",
         params: z.object({ id: customerId }),
         querystring: periodQuery,
-        response: { 200: chargesView, ...errorResponses },
+        response: { 200: chargesView, ...errorResponses, 422: errorBody },
       },
     },
     async (request) => {
@@ -216,6 +216,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
             total: money,
           }),
           ...errorResponses,
+          422: errorBody,
         },
       },
     },
