@@ -1,13 +1,15 @@
 import { Decimal } from 'decimal.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS, meterTotalsStatements, migrate, queryMeterTotals } from '../aggregator/index.js';
 import { buildCatalog } from '../catalog/index.js';
-import { loggerOptions } from '../platform/logger.js';
+import { createLogger, loggerOptions } from '../platform/logger.js';
 import { buildMetrics } from '../platform/metrics.js';
-import { selectRows } from '../platform/store.js';
+import { insertRows, quoteIdentifier, selectRows, type Store } from '../platform/store.js';
+import { toClickHouseTime } from '../platform/time.js';
 import { buildCharges, buildPlansContracts, buildRatingLoop, type RatingLoop } from '../rater/index.js';
 import { cloudEvent, expectStatus, plus } from './support/fixtures.js';
-import { startTestService, type TestService } from './support/service.js';
+import { startTestService, uniqueDatabase, type TestService } from './support/service.js';
 
 /**
  * One bad value never stops a tenant: the sign rule per aggregation, sums that cannot wrap at the
@@ -61,6 +63,43 @@ describe('values at the limits and rating that isolates failures', () => {
       const byKey = new Map((usage.body.meters as Array<{ key: string; value: string }>).map((meter) => [meter.key, meter.value]));
       expect(byKey.get('big')).toBe(twice);
       expect(byKey.get('big-avg')).toBe(LIMIT);
+    });
+
+    it('builds the wide sums for events stored before the migration that adds them', async () => {
+      const base = svc.service.store;
+      const database = uniqueDatabase();
+      await base.client.command({ query: `CREATE DATABASE ${quoteIdentifier(database)}` });
+      const store: Store = { ...base, database, table: (name) => `${quoteIdentifier(database)}.${quoteIdentifier(name)}` };
+      const log = createLogger('silent');
+      await migrate(store, log, MIGRATIONS.filter((migration) => migration.version <= 5));
+      const time = toClickHouseTime(new Date('2026-11-20T10:00:00Z'));
+      await insertRows(
+        store,
+        'events',
+        ['old-1', 'old-2'].map((id) => ({
+          tenant_id: 'default',
+          meter_key: 'big',
+          subject: 's',
+          time,
+          event_id: id,
+          is_raw: 1,
+          type: 'big',
+          source: 'test',
+          data: '{}',
+          ingested_at: time,
+          value: LIMIT,
+          value_key: '',
+          group_by: '{}',
+        })),
+      );
+      expect((await migrate(store, log)).applied).toEqual([7]);
+      const from = new Date('2026-11-01T00:00:00Z');
+      const to = new Date('2026-12-01T00:00:00Z');
+      const [total] = await queryMeterTotals(store, 'default', [{ key: 'big', aggregation: 'SUM', groupBy: {} }], ['s'], from, to);
+      expect(total?.value).toBe('199999999999999999999999999999.999999998');
+      const [statement] = meterTotalsStatements(store, 'default', ['big'], ['s'], from, to);
+      const plan = await selectRows<{ explain: string }>(store, `EXPLAIN projections = 1 ${statement?.sql ?? ''}`, statement?.params ?? {});
+      expect(plan.map((line) => line.explain).join('\n')).toMatch(/ReadFromMergeTree \(usage_by_minute_wide\)/);
     });
 
     it('sums negative values at the limit exactly too', async () => {
@@ -155,8 +194,9 @@ describe('values at the limits and rating that isolates failures', () => {
         metrics,
         subjectOwners: (tenantId) => catalog.subjectOwners(tenantId),
         rate: (tenantId, customerIds) => charges.rateCustomers(tenantId, customerIds),
-        intervalMs: 1_000,
-        retryMaxMs: 8_000,
+        // Long enough that no slow machine reaches the first retry by accident; the clock is skewed instead.
+        intervalMs: 5_000,
+        retryMaxMs: 40_000,
         now,
       });
     }
@@ -196,7 +236,7 @@ describe('values at the limits and rating that isolates failures', () => {
     });
 
     it('retries it with backoff, logging once while the reason stays the same', async () => {
-      // Within the first delay (at most the rater interval) it is not tried again; the good customer is.
+      // Within the first delay (2.5 to 5 s) it is not tried again; the good customer is.
       await post('/v1/events', [cloudEvent({ type: 'cost', subject: 'good-s', data: { usd: '1' } })], 202);
       await rater.runOnce();
       expect(rater.failure('default', 'bad')?.attempts).toBe(1);
@@ -211,8 +251,10 @@ describe('values at the limits and rating that isolates failures', () => {
         expect(after?.attempts).toBe(attempt);
         delays.push((after?.retryAt ?? 0) - now());
       }
-      expect(delays[2]).toBeGreaterThan(1_000);
-      expect(Math.max(...delays)).toBeLessThanOrEqual(8_000);
+      // Capped exponential with jitter in the upper half: attempt n waits 5 s × 2^(n-1), halved at most.
+      expect(delays[0]).toBeGreaterThanOrEqual(5_000);
+      expect(delays[2]).toBeGreaterThanOrEqual(20_000);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(40_000);
       expect(await metricValue(/^meterline_rater_customer_failures_total\{reason="price"\} (\d+)$/m)).toBe(4);
       expect(failureLogs()).toHaveLength(1);
       expect(logLines.join('\n')).not.toMatch(/"stack"/);
@@ -235,7 +277,7 @@ describe('values at the limits and rating that isolates failures', () => {
       await rater.stop();
       const restarted = loop();
       // The restarted rater has never seen it; only the stored failure can bring it back.
-      skew += 60_000;
+      skew += 120_000;
       await restarted.runOnce();
       expect(restarted.failure('default', 'bad')).toMatchObject({ attempts: 6, kind: 'price' });
       expect(await metricValue(/^meterline_rater_customers_failing (\d+)$/m)).toBe(1);
