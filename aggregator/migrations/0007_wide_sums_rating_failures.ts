@@ -11,8 +11,10 @@ import type { Migration } from './migration.js';
  * parts written before this migration (synchronously, so usage reads after start see it).
  *
  * rating_failures records, per customer, each failed rating and each recovery: the latest row
- * of a customer says whether it is failing, why, since when and how many attempts in a row failed, so a
- * restarted rater retries it with the same backoff instead of forgetting it.
+ * of a customer says whether it is failing, why, since when and how many attempts in a row
+ * failed, so a restarted rater retries it with the same backoff instead of forgetting it. A
+ * failing customer gets a row at every attempt (at least one per METERLINE_RATER_RETRY_MAX while a
+ * rater runs), so the TTL drops history, not the state of a customer that is still failing.
  */
 export const migration: Migration = {
   version: 7,
@@ -34,6 +36,7 @@ export const migration: Migration = {
       reason String,
       attempts UInt32,
       since DateTime64(3, 'UTC')
-    ) ENGINE = MergeTree ORDER BY (tenant_id, customer_id, at)`,
+    ) ENGINE = MergeTree ORDER BY (tenant_id, customer_id, at)
+    TTL toDateTime(at) + INTERVAL 90 DAY`,
   ],
 };
