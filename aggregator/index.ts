@@ -5,6 +5,7 @@ export {
   queryMeterUsage,
   queryMeterTotals,
   averageOf,
+  WIDE_SUM,
   meterUsageStatement,
   meterTotalsStatements,
   WINDOW_SIZES,

@@ -53,11 +53,16 @@ export async function isMigrated(store: Store, migrations: readonly Migration[] 
   return migrations.every((migration) => done.has(migration.version));
 }
 
+/**
+ * Versions strictly increase and never repeat. A gap is allowed: numbers are reserved for schema
+ * work that lands separately, and a database simply records which ones it applied.
+ */
 export function assertWellFormed(migrations: readonly Migration[]): void {
   migrations.forEach((migration, index) => {
-    if (migration.version !== index + 1) {
+    const previous = migrations[index - 1];
+    if (migration.version < 1 || (previous !== undefined && migration.version <= previous.version)) {
       throw new Error(
-        `migration ${migration.name} has version ${migration.version}; expected ${index + 1} (numbers are consecutive and unique)`,
+        `migration ${migration.name} has version ${migration.version}; versions must be unique and increasing (after ${previous?.version ?? 0})`,
       );
     }
   });

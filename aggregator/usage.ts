@@ -18,7 +18,7 @@ export function averageOf(sum: string, count: string): string {
 
 /**
  * SQL fragments picked from fixed tables by enum: nothing from a request is pasted in.
- * Every expression is computable from the usage_by_minute projection's keys and aggregates.
+ * Every expression is computable from the usage_by_minute_wide projection's keys and aggregates.
  */
 const WINDOW_START: Record<WindowSize, string> = {
   MINUTE: 'toStartOfMinute(time)',
@@ -34,12 +34,18 @@ const LUXON_UNIT: Record<WindowSize, 'minute' | 'hour' | 'day' | 'month'> = {
   MONTH: 'month',
 };
 
-const VALUE_COLUMNS = `toString(sum(value)) AS v_sum, toString(count()) AS v_count,
+/**
+ * Sums are taken in Decimal256: a Decimal(38, 9) sum stays Decimal(38, 9) and wraps past 29
+ * integer digits. The usage_by_minute_wide projection (migration 7) holds exactly this aggregate.
+ */
+export const WIDE_SUM = 'sum(toDecimal256(value, 9))';
+
+const VALUE_COLUMNS = `toString(${WIDE_SUM}) AS v_sum, toString(count()) AS v_count,
   toString(max(value)) AS v_max, toString(min(value)) AS v_min,
   toString(uniqExact(value_key)) AS v_unique, toString(argMax(value, time)) AS v_latest`;
 
 /**
- * Usage reads are shaped so the usage_by_minute projection answers them (test/projections.int.test.ts
+ * Usage reads are shaped so the usage_by_minute_wide projection answers them (test/usage.int.test.ts
  * checks each shape with EXPLAIN). force_optimize_projection is not set at run time: when the
  * primary key prunes every part (a period with no events) the engine reports that no projection
  * was used, and an empty period is not an error.

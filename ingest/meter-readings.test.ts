@@ -293,3 +293,29 @@ describe('readMeters with several meters', () => {
     expect(errorsOf(readMeters({}, [tokens]))).toHaveLength(1);
   });
 });
+
+describe('the sign rule per aggregation', () => {
+  it('lets a SUM meter take negative values: credits and corrections', () => {
+    expect(only(readMeters({ tokens: '-1' }, [tokens])).value).toBe('-1');
+    expect(only(readMeters(dataOf('{"tokens":-99999999999999999999999999999.999999999}'), [tokens])).value).toBe(
+      '-99999999999999999999999999999.999999999',
+    );
+  });
+
+  it.each(['MAX', 'MIN', 'LATEST', 'AVG'] as const)('refuses a negative value for a %s meter, naming the field', (aggregation) => {
+    const gauge = meter({ key: 'seats', aggregation, valueProperty: '$.seats' });
+    expect(errorsOf(readMeters({ seats: '-1' }, [gauge]))).toEqual([
+      {
+        path: 'data.seats',
+        message: `meter seats (${aggregation}) takes values of 0 or more, got -1; only SUM meters take negative values (credits, corrections)`,
+      },
+    ]);
+    expect(errorsOf(readMeters({ seats: -0.5 }, [gauge]))[0]?.path).toBe('data.seats');
+    expect(only(readMeters({ seats: '-0' }, [gauge])).value).toBe('0');
+    expect(only(readMeters({ seats: '0' }, [gauge])).value).toBe('0');
+  });
+
+  it('counts any distinct value, negative numbers included, for UNIQUE_COUNT', () => {
+    expect(only(readMeters({ user: -7 }, [users])).valueKey).toBe('-7');
+  });
+});

@@ -73,6 +73,11 @@ export type ReadingsCheck = { ok: true; readings: MeterReading[] } | { ok: false
  * What each meter of the event's type reads from its data. An event that a meter cannot read
  * (value missing, or not a decimal number) is rejected as a whole: storing it half-metered
  * would under-bill silently.
+ *
+ * Sign rule: a SUM meter adds credits and corrections, so its values may be negative (the unit
+ * and markup prices turn a negative total into a credit). MAX, MIN, LATEST and AVG meters read
+ * gauges (seats, devices, gigabytes) that cannot go below zero, and the prices they feed have no
+ * meaning for a negative figure: a negative value there is refused at the door, not at rating.
  */
 export function readMeters(data: Record<string, unknown>, meters: readonly Meter[]): ReadingsCheck {
   const readings: MeterReading[] = [];
@@ -99,6 +104,13 @@ export function readMeters(data: Record<string, unknown>, meters: readonly Meter
         const decimal = toMeterDecimal(raw);
         if (!decimal.ok) {
           errors.push({ path: where, message: `meter ${meter.key}: ${decimal.reason}` });
+          continue;
+        }
+        if (decimal.value.startsWith('-') && meter.aggregation !== 'SUM') {
+          errors.push({
+            path: where,
+            message: `meter ${meter.key} (${meter.aggregation}) takes values of 0 or more, got ${decimal.value}; only SUM meters take negative values (credits, corrections)`,
+          });
           continue;
         }
         value = decimal.value;

@@ -30,6 +30,7 @@ const DEFAULTS: Config = {
   shutdownGraceMs: 30_000,
   roles: new Set(['api', 'aggregator', 'rater', 'alerts']),
   raterIntervalMs: 1_000,
+  raterRetryMaxMs: 300_000,
   alerts: {
     intervalMs: 1_000,
     publicUrl: 'http://localhost:8080',
@@ -47,6 +48,7 @@ const DURATION_VARIABLES = [
   ['METERLINE_BATCH_MAX_WAIT', 'batchMaxWaitMs'],
   ['METERLINE_CATALOG_CACHE_TTL', 'catalogCacheTtlMs'],
   ['METERLINE_SHUTDOWN_GRACE', 'shutdownGraceMs'],
+  ['METERLINE_RATER_RETRY_MAX', 'raterRetryMaxMs'],
 ] as const;
 
 const DURATION_RULE = 'a duration such as 250ms, 30s, 5m, 12h or 35d';

@@ -85,6 +85,7 @@ export const configSchema = z.object({
   METERLINE_AGGREGATOR_CONCURRENCY: wholeNumber(1, 64).default(2),
   METERLINE_STORE_RETRY_MAX: duration.default(30_000),
   METERLINE_RATER_INTERVAL: duration.default(1_000),
+  METERLINE_RATER_RETRY_MAX: duration.default(300_000),
   METERLINE_ALERTS_INTERVAL: duration.default(1_000),
   METERLINE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   SMTP_HOST: z.string().min(1).optional(),
@@ -127,6 +128,8 @@ export interface Config {
   readonly roles: ReadonlySet<Role>;
   /** How often the rater looks for customers to re-rate. */
   readonly raterIntervalMs: number;
+  /** Cap of the backoff between rating attempts of a customer whose rating fails. */
+  readonly raterRetryMaxMs: number;
   /** Absent in embedded mode: ingest hands events straight to the aggregator's writer. */
   readonly kafka?: KafkaConfig;
   readonly alerts: AlertsConfig;
@@ -246,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     shutdownGraceMs: c.METERLINE_SHUTDOWN_GRACE,
     roles,
     raterIntervalMs: c.METERLINE_RATER_INTERVAL,
+    raterRetryMaxMs: c.METERLINE_RATER_RETRY_MAX,
     alerts: {
       intervalMs: c.METERLINE_ALERTS_INTERVAL,
       publicUrl: (c.METERLINE_PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),

@@ -106,6 +106,17 @@ export function buildMetrics() {
       help: 'Customer ratings that failed and stay queued for the next cycle.',
       registers: [registry],
     }),
+    customerRatingFailures: new Counter({
+      name: 'meterline_rater_customer_failures_total',
+      help: 'Failed rating attempts of one customer, by reason (price: a price cannot price the usage; terms: the contract or plan is incomplete; other: the store or anything else).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    customersFailing: new Gauge({
+      name: 'meterline_rater_customers_failing',
+      help: 'Customers whose latest rating failed and which are retried with backoff.',
+      registers: [registry],
+    }),
     eventToRatedLag: new Histogram({
       name: 'meterline_rater_event_to_rated_seconds',
       help: 'From the ingestion of the oldest unrated event of a customer to its rated snapshot.',

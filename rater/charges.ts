@@ -6,15 +6,16 @@ import {
   type Customer,
   type Meter,
 } from '../catalog/index.js';
-import { InvalidRequestError } from '../platform/errors.js';
 import type { Store } from '../platform/store.js';
 import { D, format, ZERO } from './pricing/decimal.js';
 import type { PlansContracts } from './plans-contracts.js';
 import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
 import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion } from './schemas.js';
 import { batchedUsageSource, directUsageSource, recordingUsageSource, usageUntil, type Span, type UsageSource } from './usage-source.js';
+import { RatingFailedError, ratingFailureOf, type RatingFailure } from './rating-failure.js';
 import {
   buildStatement,
+  ChargePriceError,
   forecastSubtotal,
   unpricedSpans,
   type ChargeInput,
@@ -43,6 +44,12 @@ export interface UnpricedUsage {
   readonly to: string;
   readonly quantity: string;
   readonly reason: UnpricedReason;
+}
+
+/** What a bulk rating produced: the customers rated and those that could not be. */
+export interface RatingOutcome {
+  readonly rated: Charges[];
+  readonly failed: RatingFailure[];
 }
 
 export interface Charges extends Statement {
@@ -162,6 +169,20 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
      * without a contract are rated too: their usage is all unpriced, which the figures show.
      */
     async forCustomers(tenantId: string, customerIds: readonly string[]): Promise<Charges[]> {
+      const { rated, failed } = await rateCustomers(tenantId, customerIds);
+      const [first] = failed;
+      if (first) throw new Error(`rating customer ${first.customerId} failed: ${first.reason}`);
+      return rated;
+    },
+
+    /**
+     * forCustomers for the rater: one customer whose usage or terms cannot be priced is listed
+     * among the failures, and the others are rated all the same.
+     */
+    rateCustomers,
+  };
+
+  async function rateCustomers(tenantId: string, customerIds: readonly string[]): Promise<RatingOutcome> {
       const wanted = new Set(customerIds);
       const customers = (await catalog.listCustomers(tenantId)).filter((customer) => wanted.has(customer.id));
       const contracts = await plans.currentContracts(tenantId);
@@ -175,13 +196,27 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         return versions ? [{ tenantId, customer, contract, versions, meters, period: 'current', asOf, periods }] : [];
       });
       const recorder = recordingUsageSource();
-      for (const context of contexts) await compute(context, recorder, false);
+      const failed: RatingFailure[] = [];
+      const gathered: RatingContext[] = [];
+      for (const context of contexts) {
+        try {
+          await compute(context, recorder, false);
+          gathered.push(context);
+        } catch (error) {
+          failed.push(ratingFailureOf(context.customer.id, error));
+        }
+      }
       const source = await batchedUsageSource(store, tenantId, recorder.requests);
-      const results: Charges[] = [];
-      for (const context of contexts) results.push(await compute(context, source));
-      return results;
-    },
-  };
+      const rated: Charges[] = [];
+      for (const context of gathered) {
+        try {
+          rated.push(await compute(context, source));
+        } catch (error) {
+          failed.push(ratingFailureOf(context.customer.id, error));
+        }
+      }
+      return { rated, failed };
+  }
 
   /** The customer's current contract and its plan's versions; none of either without a contract. */
   async function termsOf(tenantId: string, customerId: string): Promise<{ contract: ContractVersion | undefined; versions: PlanVersion[] }> {
@@ -229,7 +264,7 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
             continue;
           }
           const meter = charge.meter !== undefined ? meters.get(charge.meter) : undefined;
-          if (!meter) throw new InvalidRequestError(`charge ${key} meters ${charge.meter ?? 'nothing'}, which does not exist`, 'plan');
+          if (!meter) throw new RatingFailedError(`charge ${key} meters ${charge.meter ?? 'nothing'}, which does not exist`, 'terms', `charges.${key}`);
           if (price.model === 'percentage') {
             segments.push({ ...base, events: await usage.events(tenantId, meter, subjects, span) });
           } else if (charge.proration === 'daily') {
@@ -291,14 +326,16 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
 
       if (!price) return undefined;
       const currency = versions.at(-1)?.currency ?? customer.currency;
-      const statement = buildStatement({
-        currency,
-        charges: chargeInputs,
-        discounts,
-        taxRates: terms?.taxRates ?? [],
-        ...(terms?.minimumCommitment !== undefined ? { minimumCommitment: terms.minimumCommitment } : {}),
-        coveredFraction: ratio(activeLength, periodLength),
-      });
+      const statement = explainFailure(() =>
+        buildStatement({
+          currency,
+          charges: chargeInputs,
+          discounts,
+          taxRates: terms?.taxRates ?? [],
+          ...(terms?.minimumCommitment !== undefined ? { minimumCommitment: terms.minimumCommitment } : {}),
+          coveredFraction: ratio(activeLength, periodLength),
+        }),
+      );
 
       let forecast: Charges['forecast'];
       const elapsed = Math.min(asOf, periodSpan.to) - periodSpan.from;
@@ -324,6 +361,17 @@ export function buildCharges({ store, catalog, plans, now = Date.now, cached }: 
         unpriced,
         ...(forecast ? { forecast } : {}),
       };
+  }
+}
+
+/** Every pricing error of a statement becomes a RatingFailedError that says where it is. */
+function explainFailure<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof ChargePriceError) throw new RatingFailedError(error.message, 'price', `charges.${error.charge}`, { cause: error });
+    if (error instanceof RangeError) throw new RatingFailedError(error.message, 'price', 'contract', { cause: error });
+    throw error;
   }
 }
 

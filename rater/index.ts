@@ -1,6 +1,7 @@
 export * from './pricing/index.js';
 export { buildPlansContracts, type PlansContracts, type PlansContractsDeps } from './plans-contracts.js';
-export { buildCharges, type Charges, type ChargesDeps, type ChargesService } from './charges.js';
+export { buildCharges, type Charges, type ChargesDeps, type ChargesService, type RatingOutcome } from './charges.js';
+export { RatingFailedError, type RatingFailure, type RatingFailureKind } from './rating-failure.js';
 export { buildStatement, type Statement, type StatementInput, type StatementLine } from './statement.js';
-export { buildRatingLoop, ratedSnapshots, type RatingLoop, type RatingLoopDeps, type RatedSnapshot } from './rating-loop.js';
+export { buildRatingLoop, ratedSnapshots, type CustomerFailure, type RatingLoop, type RatingLoopDeps, type RatedSnapshot } from './rating-loop.js';
 export * from './schemas.js';

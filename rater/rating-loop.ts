@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { backoffDelay } from '../aggregator/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
 import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
-import type { Charges } from './charges.js';
+import type { Charges, RatingOutcome } from './charges.js';
+import { ratingFailureOf, type RatingFailure, type RatingFailureKind } from './rating-failure.js';
 import { roundToMinorUnit } from './pricing/rounding.js';
 
 /**
@@ -57,6 +59,38 @@ const snapshotsQuery = defineQuery({
   }),
 });
 
+const failingCustomers = defineQuery({
+  name: 'rater.failingCustomers',
+  // Aliases differ from the column names: ClickHouse would otherwise read an alias inside the aggregates.
+  sql: (t) => `SELECT tenant_id, customer_id, argMax(kind, at) AS last_kind, argMax(reason, at) AS last_reason,
+      toUInt32(argMax(attempts, at)) AS last_attempts, toString(argMax(since, at)) AS failing_since, toString(max(at)) AS last_at
+    FROM ${t('rating_failures')}
+    GROUP BY tenant_id, customer_id
+    HAVING argMax(failing, at) = 1`,
+  params: z.object({}),
+  row: z.object({
+    tenant_id: z.string(),
+    customer_id: z.string(),
+    last_kind: z.enum(['price', 'terms', 'other']),
+    last_reason: z.string(),
+    last_attempts: z.coerce.number().int(),
+    failing_since: z.string(),
+    last_at: z.string(),
+  }),
+});
+
+/** A customer whose latest rating failed: why, since when, and when it is tried again. */
+export interface CustomerFailure {
+  readonly kind: RatingFailureKind;
+  readonly reason: string;
+  /** Failed attempts in a row. */
+  readonly attempts: number;
+  /** When the current run of failures began (epoch ms). */
+  readonly since: number;
+  /** The earliest moment of the next attempt (epoch ms). */
+  readonly retryAt: number;
+}
+
 export interface RatedSnapshot {
   readonly ratedAt: string;
   readonly periodStart: string;
@@ -72,9 +106,14 @@ export interface RatingLoopDeps {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly subjectOwners: (tenantId: string) => Promise<ReadonlyMap<string, string>>;
-  /** Rates many customers of one tenant at once; customers without a contract are left out. */
-  readonly rate: (tenantId: string, customerIds: readonly string[]) => Promise<Charges[]>;
+  /**
+   * Rates many customers of one tenant at once; customers without a contract are left out, and
+   * those that cannot be priced are listed as failures while the others are rated.
+   */
+  readonly rate: (tenantId: string, customerIds: readonly string[]) => Promise<RatingOutcome>;
   readonly intervalMs: number;
+  /** Cap of the backoff between attempts for a failing customer; the first waits about intervalMs. */
+  readonly retryMaxMs?: number;
   /** After new figures were stored: alerts evaluate them at once. */
   readonly onRated?: () => void;
   readonly now?: () => number;
@@ -87,7 +126,17 @@ export type RatingLoop = ReturnType<typeof buildRatingLoop>;
  * watermark (over ingestion time, so it works across processes) or whose terms changed, re-rates
  * their current period and appends the result to rated_charges.
  */
-export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, intervalMs, onRated, now = Date.now }: RatingLoopDeps) {
+export function buildRatingLoop({
+  store,
+  log,
+  metrics,
+  subjectOwners,
+  rate,
+  intervalMs,
+  retryMaxMs = 300_000,
+  onRated,
+  now = Date.now,
+}: RatingLoopDeps) {
   /** tenant \0 customer → when its oldest unrated change was ingested. */
   const dirty = new Map<string, number>();
   /** tenant \0 subject → when events for it were stored in this process and not yet rated. */
@@ -96,6 +145,11 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
   const latest = new Map<string, Charges>();
   /** Customers being rated right now: their cached figure is about to be replaced. */
   const inFlight = new Set<string>();
+  /**
+   * tenant \0 customer → its failing rating. Persisted in rating_failures and read back at the
+   * first cycle, so a restart retries these customers rather than waiting for their next event.
+   */
+  const failures = new Map<string, CustomerFailure>();
   let watermark: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -115,6 +169,19 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
       if (customerId !== undefined) mark(tenantId, customerId, since);
     }
     if (watermark === undefined) {
+      for (const row of await failingCustomers(store, {})) {
+        const attempts = Math.max(1, row.last_attempts);
+        const failure = {
+          kind: row.last_kind,
+          reason: row.last_reason,
+          attempts,
+          since: fromClickHouseTime(row.failing_since).getTime(),
+          retryAt: fromClickHouseTime(row.last_at).getTime() + backoffDelay(attempts, intervalMs, retryMaxMs),
+        };
+        failures.set(`${row.tenant_id}\u0000${row.customer_id}`, failure);
+        mark(row.tenant_id, row.customer_id, failure.since);
+      }
+      metrics.customersFailing.set(failures.size);
       const [row] = await lastRated(store, {});
       // First start on this store: rate everything ever ingested once.
       watermark = row && row.n > 0 ? fromClickHouseTime(row.rated_at).getTime() : 0;
@@ -151,11 +218,27 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
       byTenant.set(tenantId, customers);
     }
     dirty.clear();
-    for (const [tenantId, customers] of byTenant) {
+    for (const [tenantId, pending] of byTenant) {
+      // A failing customer waits out its backoff; the others of its tenant are rated on time.
+      const customers = new Map<string, number>();
+      for (const [customerId, since] of pending) {
+        const failure = failures.get(`${tenantId}\u0000${customerId}`);
+        if (failure && failure.retryAt > upTo) mark(tenantId, customerId, since);
+        else customers.set(customerId, since);
+      }
+      if (customers.size === 0) continue;
       const keys = [...customers.keys()].map((customerId) => `${tenantId}\u0000${customerId}`);
       for (const key of keys) inFlight.add(key);
       try {
-        const rated = await rate(tenantId, [...customers.keys()]);
+        let outcome: RatingOutcome;
+        try {
+          outcome = await rate(tenantId, [...customers.keys()]);
+        } catch (error) {
+          // Nothing of the tenant could be rated (its catalog or usage could not be read).
+          outcome = { rated: [], failed: [...customers.keys()].map((customerId) => ratingFailureOf(customerId, error)) };
+        }
+        const rated = outcome.rated;
+        await recordFailures(tenantId, outcome.failed, customers);
         const ratedAt = now();
         await insertRows(
           store,
@@ -174,6 +257,7 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
           })),
         );
         metrics.customersRated.inc(rated.length);
+        await recordRecoveries(tenantId, rated.map((charges) => charges.customerId), ratedAt);
         for (const charges of rated) {
           const key = `${tenantId}\u0000${charges.customerId}`;
           // A change that arrived while this cycle ran keeps the customer dirty and uncached.
@@ -184,8 +268,9 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
           if (since !== undefined && Number.isFinite(since)) metrics.eventToRatedLag.observe(Math.max(0, ratedAt - since) / 1000);
         }
       } catch (error) {
+        // Storing the figures failed: the store's trouble, not the customers'; all are tried again.
         metrics.ratingFailures.inc(customers.size);
-        log.warn({ err: error, tenantId, customers: customers.size }, 'rating failed; retrying next cycle');
+        log.warn({ err: error, tenantId, customers: customers.size }, 'storing rated figures failed; retrying next cycle');
         for (const [customerId, since] of customers) mark(tenantId, customerId, since);
       } finally {
         for (const key of keys) inFlight.delete(key);
@@ -194,6 +279,77 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
     watermark = upTo;
     if (byTenant.size > 0) onRated?.();
     metrics.ratingCycleDuration.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * Each failed customer stays queued with a growing delay. It is logged when it starts failing
+   * or its reason changes, not at every attempt, and its state is stored so a restart keeps it.
+   */
+  async function recordFailures(tenantId: string, failed: readonly RatingFailure[], customers: ReadonlyMap<string, number>): Promise<void> {
+    if (failed.length === 0) return;
+    const at = now();
+    const rows: object[] = [];
+    for (const failure of failed) {
+      const key = `${tenantId}\u0000${failure.customerId}`;
+      const previous = failures.get(key);
+      const attempts = (previous?.attempts ?? 0) + 1;
+      const next: CustomerFailure = {
+        kind: failure.kind,
+        reason: failure.reason,
+        attempts,
+        since: previous?.since ?? at,
+        retryAt: at + backoffDelay(attempts, intervalMs, retryMaxMs),
+      };
+      failures.set(key, next);
+      latest.delete(key);
+      mark(tenantId, failure.customerId, customers.get(failure.customerId) ?? at);
+      metrics.ratingFailures.inc();
+      metrics.customerRatingFailures.inc({ reason: failure.kind });
+      const fields = { tenantId, customerId: failure.customerId, kind: failure.kind, reason: failure.reason, attempts, retryInMs: next.retryAt - at };
+      if (previous?.reason !== failure.reason) log.warn(fields, 'rating a customer failed; retrying it with backoff');
+      else log.debug(fields, 'rating a customer failed again');
+      rows.push({
+        tenant_id: tenantId,
+        customer_id: failure.customerId,
+        at: toClickHouseTime(new Date(at)),
+        failing: 1,
+        kind: failure.kind,
+        reason: failure.reason,
+        attempts,
+        since: toClickHouseTime(new Date(next.since)),
+      });
+    }
+    metrics.customersFailing.set(failures.size);
+    try {
+      await insertRows(store, 'rating_failures', rows);
+    } catch (error) {
+      // The customers stay queued in this process either way; only a restart meanwhile would lose them.
+      log.warn({ err: error, tenantId }, 'could not store the rating failures');
+    }
+  }
+
+  async function recordRecoveries(tenantId: string, customerIds: readonly string[], at: number): Promise<void> {
+    const rows: object[] = [];
+    for (const customerId of customerIds) {
+      const key = `${tenantId}\u0000${customerId}`;
+      const failure = failures.get(key);
+      if (!failure) continue;
+      failures.delete(key);
+      log.info({ tenantId, customerId, failedAttempts: failure.attempts, failingSinceMs: at - failure.since }, 'rating a customer recovered');
+      rows.push({
+        tenant_id: tenantId,
+        customer_id: customerId,
+        at: toClickHouseTime(new Date(at)),
+        failing: 0,
+        kind: '',
+        reason: '',
+        attempts: 0,
+        since: toClickHouseTime(new Date(failure.since)),
+      });
+    }
+    if (rows.length === 0) return;
+    metrics.customersFailing.set(failures.size);
+    await insertRows(store, 'rating_failures', rows);
   }
 
   function schedule(): void {
@@ -211,7 +367,11 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
   return {
     /** A change of terms (contract, plan) for one customer: re-rate at the next cycle. */
     markCustomer(tenantId: string, customerId: string): void {
-      latest.delete(`${tenantId}\u0000${customerId}`);
+      const key = `${tenantId}\u0000${customerId}`;
+      latest.delete(key);
+      // New terms may be the fix: a failing customer is tried at the next cycle, not after its backoff.
+      const failure = failures.get(key);
+      if (failure) failures.set(key, { ...failure, retryAt: 0 });
       mark(tenantId, customerId, Number.POSITIVE_INFINITY);
     },
     /** Events stored in this process: their customers are re-rated and not served from cache meanwhile. */
@@ -237,6 +397,10 @@ export function buildRatingLoop({ store, log, metrics, subjectOwners, rate, inte
       if (subjects.some((subject) => dirtySubjects.has(`${tenantId}\u0000${subject}`))) return undefined;
       if (asOf < Date.parse(charges.periodStart) || asOf >= Date.parse(charges.periodEnd)) return undefined;
       return charges;
+    },
+    /** The customer's failing rating, if its latest attempt failed. */
+    failure(tenantId: string, customerId: string): CustomerFailure | undefined {
+      return failures.get(`${tenantId}\u0000${customerId}`);
     },
     /** Runs one cycle now (tests and the shutdown path). */
     runOnce: cycle,

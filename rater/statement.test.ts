@@ -78,6 +78,18 @@ describe('buildStatement', () => {
     expect(statement.lines.find((line) => line.charge === 'storage')).toMatchObject({ discount: '20', amount: '0.00' });
   });
 
+  it('keeps a credit line whole: an amount discount takes nothing from it, taxes are credited too', () => {
+    const statement = buildStatement({
+      currency: 'USD',
+      charges: [{ key: 'cost', segments: [{ from: nov1, to: dec1, priceVersion: 1, price: { model: 'unit', unitAmount: '1' }, quantity: '-40' }] }],
+      discounts: [{ amount: '15', shareByCharge: { cost: '1' } }],
+      taxRates: [{ name: 'VAT', percent: '10' }],
+      coveredFraction: '1',
+    });
+    expect(statement.lines[0]).toMatchObject({ quantity: '-40', grossAmount: '-40', discount: '0', amount: '-40.00' });
+    expect(statement).toMatchObject({ subtotal: '-40.00', tax: '-4.00', total: '-44.00' });
+  });
+
   it('rounds to the currency: JPY has no minor unit, BHD three digits', () => {
     const one = (currency: string, unitAmount: string) =>
       buildStatement({

@@ -11,7 +11,8 @@ import { roundToMinorUnit } from './pricing/rounding.js';
  *    prices its own quantity with its own price, so tiers start again at a price change.
  * 2. A percent discount takes its share of the line: percent × the part of the line's
  *    quantity (for a flat fee: of its time) that falls inside the discount's validity.
- *    An amount discount takes its amount once, never more than what is left of the line.
+ *    An amount discount takes its amount once, never more than what is left of the line (so
+ *    nothing from a credit line, whose gross is negative).
  * 3. Taxes are additive percentages of the discounted line.
  * 4. The commitment true-up is commitment × the covered share of the period, minus the sum of
  *    the discounted lines, when positive; it is taxed like a line.
@@ -100,10 +101,29 @@ function taxesOf(net: Decimal, input: StatementInput) {
   });
 }
 
+/** A charge whose price cannot price its usage; names the charge so the failure can be reported. */
+export class ChargePriceError extends RangeError {
+  constructor(
+    readonly charge: string,
+    cause: unknown,
+  ) {
+    super(`charge ${charge}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ChargePriceError';
+  }
+}
+
+function priceOrExplain(charge: string, price: Price, input: Parameters<typeof priceAmount>[1]): ReturnType<typeof priceAmount> {
+  try {
+    return priceAmount(price, input);
+  } catch (error) {
+    throw new ChargePriceError(charge, error);
+  }
+}
+
 export function buildStatement(input: StatementInput): Statement {
   const lines: StatementLine[] = input.charges.map((charge) => {
     const parts: StatementPart[] = charge.segments.map((segment) => {
-      const result = priceAmount(segment.price, {
+      const result = priceOrExplain(charge.key, segment.price, {
         ...(segment.price.model === 'flat' ? { fraction: segment.quantity ?? '1' } : { quantity: segment.quantity ?? '0' }),
         ...(segment.events ? { events: segment.events } : {}),
       });
@@ -125,7 +145,8 @@ export function buildStatement(input: StatementInput): Statement {
       if (entry.chargeKey !== undefined && entry.chargeKey !== charge.key) continue;
       const share = new D(entry.shareByCharge[charge.key] ?? '0');
       if (share.isZero()) continue;
-      const left = gross.minus(discount);
+      // A credit line (negative gross) leaves nothing for an amount discount to take.
+      const left = D.max(gross.minus(discount), ZERO);
       const off = entry.percent !== undefined ? gross.times(share).times(entry.percent).div(100) : new D(entry.amount ?? '0');
       discount = discount.plus(D.min(off, left));
     }

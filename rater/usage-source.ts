@@ -1,9 +1,10 @@
 import { Decimal } from 'decimal.js';
 import { z } from 'zod';
-import { averageOf, queryMeterTotals, queryMeterUsage } from '../aggregator/index.js';
+import { averageOf, queryMeterTotals, queryMeterUsage, WIDE_SUM } from '../aggregator/index.js';
 import type { Meter } from '../catalog/index.js';
 import { defineQuery, selectRows, settingsClause, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
+import { sumOfTexts } from './pricing/decimal.js';
 
 /** Half-open span of instants, in epoch milliseconds, on whole minutes. */
 export interface Span {
@@ -52,7 +53,7 @@ export function directUsageSource(store: Store): UsageSource {
         groupBy: [],
         bySubject: false,
       });
-      return rows.reduce((sum, row) => sum.plus(row.value), new Decimal(0)).toFixed();
+      return sumOfTexts(rows.map((row) => row.value), 'daily maxima');
     },
     async events(tenantId, meter, subjects, span) {
       const rows = await eventValues(store, {
@@ -167,7 +168,7 @@ export async function batchedUsageSource(store: Store, tenantId: string, request
     if (key.startsWith('total:')) {
       const rows = await selectRows<SubjectFigures & { subject: string; meter_key: string }>(
         store,
-        `SELECT subject, meter_key, toString(sum(value)) AS sum, toString(count()) AS count, toString(max(value)) AS max,
+        `SELECT subject, meter_key, toString(${WIDE_SUM}) AS sum, toString(count()) AS count, toString(max(value)) AS max,
             toString(min(value)) AS min, toString(argMax(value, time)) AS latest, toString(max(time)) AS latestTime,
             toString(uniqExact(value_key)) AS unique
           FROM ${store.table('events')} WHERE ${where} GROUP BY subject, meter_key ${projection}`,

@@ -7,6 +7,7 @@ import { EventLogUnavailableError } from '../platform/event-log.js';
 import { StoreUnavailableError } from '../platform/store.js';
 import { JsonTextError } from '../platform/text.js';
 import { UnparseableBodyError, UnsupportedEventMediaTypeError } from '../ingest/index.js';
+import { RatingFailedError } from '../rater/index.js';
 import { UnauthorizedError } from './plugins/auth.js';
 
 export interface ErrorBody {
@@ -48,6 +49,9 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof ConflictError) return reply.status(409).send(body('conflict', error.message));
   if (error instanceof InvalidRequestError) {
     return reply.status(400).send(body('invalid_request', error.message, [{ path: error.path, message: error.message }]));
+  }
+  if (error instanceof RatingFailedError) {
+    return reply.status(422).send(body('rating_failed', `rating failed: ${error.message}`, [{ path: error.path, message: error.message }]));
   }
   if (error instanceof UnparseableBodyError || error instanceof JsonTextError) {
     return reply.status(400).send(body('unparseable_body', error.message));

@@ -200,8 +200,9 @@ export async function startService(config: Config, log: Logger, options: Service
         log,
         metrics,
         subjectOwners: (tenantId) => catalog.subjectOwners(tenantId),
-        rate: (tenantId, customerIds) => charges.forCustomers(tenantId, customerIds),
+        rate: (tenantId, customerIds) => charges.rateCustomers(tenantId, customerIds),
         intervalMs: config.raterIntervalMs,
+        retryMaxMs: config.raterRetryMaxMs,
         onRated: () => alertEngine?.wake(),
         now,
       });

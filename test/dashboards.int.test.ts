@@ -447,7 +447,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
       rate: async (tenantId, customerIds) => {
         const rated = await charges.forCustomers(tenantId, customerIds);
         for (const statement of rated) lastRated.set(statement.customerId, statement);
-        return rated;
+        return { rated, failed: [] };
       },
       intervalMs: MINUTE,
     });

@@ -66,7 +66,11 @@ describe('price preview', () => {
     expect((await problem({ model: 'barter' })).some((path) => path.startsWith('body.price'))).toBe(true);
     expect(await problem({ model: 'unit', unitAmount: '1', tiers: [] })).toEqual(expect.arrayContaining([expect.stringMatching(/^body\.price/)]));
     expect(await problem({ model: 'unit', unitAmount: 1 })).toContain('body.price.unitAmount');
-    expect(await problem({ model: 'unit', unitAmount: '1' }, { quantity: '-3' })).toContain('body.quantity');
+    expect(await problem({ model: 'unit', unitAmount: '1' }, { quantity: '3e2' })).toContain('body.quantity');
+    expect(await problem({ model: 'graduated', tiers: [{ upTo: null, unitAmount: '1' }] }, { quantity: '-3' })).toEqual(['quantity']);
+    const credit = await preview({ currency: 'USD', price: { model: 'unit', unitAmount: '0.125' }, quantity: '-3' });
+    expect(credit.status).toBe(200);
+    expect(credit.body).toMatchObject({ amount: '-0.38', preciseAmount: '-0.375' });
     const missing = await preview({ currency: 'USD', price: { model: 'unit', unitAmount: '1' } });
     expect(missing.status).toBe(400);
     expect(missing.body.error.details[0].path).toBe('quantity');

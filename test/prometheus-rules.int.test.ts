@@ -86,6 +86,7 @@ describe('alerting rules as written', () => {
         'MeterlineIngestRefusing',
         'MeterlineStoreRetrying',
         'MeterlineRatingLag',
+        'MeterlineCustomersFailingRating',
         'MeterlineWebhookDeliveriesFailing',
         'MeterlineAlertOutboxBacklog',
         'MeterlineAlertEvaluationFailing',

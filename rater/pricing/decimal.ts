@@ -94,6 +94,14 @@ export function sum(values: Iterable<Decimal>): Decimal {
   return total;
 }
 
+/** The exact sum of decimal strings, as canonical text; `what` names them in an error. */
+export function sumOfTexts(values: Iterable<string>, what: string): string {
+  const parsed: Decimal[] = [];
+  let index = 0;
+  for (const value of values) parsed.push(parseDecimal(value, `${what}[${index++}]`));
+  return format(sum(parsed));
+}
+
 /** ⌈dividend / divisor⌉ for dividend ≥ 0 and divisor > 0, computed without a rounded quotient. */
 export function ceilDiv(dividend: Decimal, divisor: Decimal): Decimal {
   const whole = dividend.divToInt(divisor);

@@ -427,3 +427,31 @@ describe('flat and markup (properties)', () => {
     );
   });
 });
+
+describe('negative quantities (properties)', () => {
+  const negated = quantity.filter((text) => !new Exact(text).isZero()).map((text) => `-${text}`);
+
+  it('unit and markup without a minimum price a credit as the exact negation of the same usage', () => {
+    const linear = fc.oneof(
+      fc.record({ model: fc.constant('unit' as const), unitAmount: amount }),
+      fc.record({ model: fc.constant('markup' as const), markupPercent: decimalText(6, 3) }),
+    );
+    fc.assert(
+      fc.property(linear.map((price) => priceSchema.parse(price)), negated, (price, credit) => {
+        const charged = priceAmount(price, { quantity: credit.slice(1) });
+        const credited = priceAmount(price, { quantity: credit });
+        expect(new Exact(credited.amount).eq(new Exact(charged.amount).neg())).toBe(true);
+        expect(credited.breakdown.reduce((total, row) => total.plus(row.amount), new Exact(0)).eq(credited.amount)).toBe(true);
+      }),
+    );
+  });
+
+  it('every other model that reads a quantity refuses a negative one instead of guessing', () => {
+    const others = anyPrice.filter((price) => !['unit', 'markup', 'flat', 'percentage'].includes(price.model));
+    fc.assert(
+      fc.property(others, negated, (price, credit) => {
+        expect(() => priceAmount(price, { quantity: credit })).toThrow(/must not be negative/);
+      }),
+    );
+  });
+});

@@ -18,7 +18,11 @@
  *   out is left out of the row. `tier` is the 0-based index into the price's tiers.
  * - Inputs the model does not use are ignored (flat ignores quantity, percentage ignores
  *   quantity and fraction, the rest ignore events and fraction).
- * - Quantities and event values must be decimal strings ≥ 0; anything else throws a RangeError.
+ * - Quantities and event values must be decimal strings ≥ 0, except that the two linear models,
+ *   unit and markup, price a negative quantity too (SUM meters take credits and corrections, and
+ *   a period's corrections may outweigh its usage): the amount is then a credit, negative.
+ *   Anything else throws a RangeError: a tier, a package or a per-event fee has no meaning for a
+ *   negative total, and guessing one would misprice.
  *   Prices must have passed priceSchema: the tier order and bounds it checks are assumed here,
  *   though malformed or negative decimals and tier lists that leave a quantity unpriced still
  *   throw a RangeError rather than produce a wrong amount.
@@ -33,8 +37,10 @@ import {
   ceilDiv,
   format,
   mul,
+  parseDecimal,
   parseFraction,
   parseNonNegative,
+  preview,
   percentOf,
   prorate,
   sub,
@@ -91,7 +97,7 @@ type PriceOf<M extends PriceModel> = Extract<Price, { model: M }>;
 export function priceAmount(price: Price, input: PriceInput): PriceResult {
   switch (price.model) {
     case 'unit':
-      return unitAmount(price, quantityOf(input, price.model));
+      return unitAmount(price, signedQuantityOf(input, price.model));
     case 'graduated':
       return graduatedAmount(price, quantityOf(input, price.model));
     case 'volume':
@@ -105,7 +111,7 @@ export function priceAmount(price: Price, input: PriceInput): PriceResult {
     case 'flat':
       return flatAmount(price, input.fraction === undefined ? ONE : parseFraction(input.fraction, 'fraction'));
     case 'markup':
-      return markupAmount(price, quantityOf(input, price.model));
+      return markupAmount(price, signedQuantityOf(input, price.model));
     default:
       return unknownModel(price);
   }
@@ -119,7 +125,17 @@ function unknownModel(price: never): never {
 
 function quantityOf(input: PriceInput, model: PriceModel): Decimal {
   if (input.quantity === undefined) throw new RangeError(`a ${model} price needs a quantity`);
-  return parseNonNegative(input.quantity, 'quantity');
+  const quantity = parseDecimal(input.quantity, 'quantity');
+  if (quantity.lt(0)) {
+    throw new RangeError(`quantity must not be negative for a ${model} price (only unit and markup prices take credits), got ${preview(input.quantity)}`);
+  }
+  return quantity;
+}
+
+/** The linear models' quantity: a negative one (corrections above usage) is priced as a credit. */
+function signedQuantityOf(input: PriceInput, model: PriceModel): Decimal {
+  if (input.quantity === undefined) throw new RangeError(`a ${model} price needs a quantity`);
+  return parseDecimal(input.quantity, 'quantity');
 }
 
 function eventsOf(input: PriceInput): Decimal[] {

@@ -9,11 +9,12 @@ import {
   planInput,
   planVersionView,
   roundToMinorUnit,
+  sumOfTexts,
   type ChargesService,
   type PlansContracts,
 } from '../../../rater/index.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
-import { errorResponses } from '../schemas.js';
+import { errorBody, errorResponses } from '../schemas.js';
 
 /** Plans (versioned, effective-dated) and customer contracts (versioned, audited). */
 export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges: ChargesService }> = async (app, { plans, charges }) => {
@@ -178,7 +179,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
         summary: "The period's line items priced from usage: quantity, price versions, tiers, discount, tax, amounts",
         params: z.object({ id: customerId }),
         querystring: periodQuery,
-        response: { 200: chargesView, ...errorResponses },
+        response: { 200: chargesView, ...errorResponses, 422: errorBody },
       },
     },
     async (request) => {
@@ -235,6 +236,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
             unpriced: unpricedView,
           }),
           ...errorResponses,
+          422: errorBody,
         },
       },
     },
@@ -263,5 +265,5 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
 };
 
 function buildTaxSum(amounts: readonly string[], currency: string): string {
-  return roundToMinorUnit(amounts.reduce((sum, amount) => sum.plus(amount), new D(0)).toFixed(), currency);
+  return roundToMinorUnit(sumOfTexts(amounts, 'taxes'), currency);
 }

@@ -10,7 +10,8 @@ const decimalText = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative decimal st
 const previewInput = z.object({
   currency: currencyCode,
   price: priceSchema,
-  quantity: decimalText.optional(),
+  // Signed: unit and markup prices price a negative quantity as a credit; the others answer 400.
+  quantity: z.string().regex(/^-?\d+(\.\d+)?$/, 'a decimal string such as "12.5" or "-3"').optional(),
   events: z.array(decimalText).max(100_000).optional().describe('event values in time order, for percentage prices'),
   fraction: z
     .string()
