@@ -5,7 +5,6 @@ import {
   breakdownRowView,
   contractInput,
   contractVersionView,
-  D,
   planInput,
   planVersionView,
   roundToMinorUnit,
