@@ -9,6 +9,7 @@ import type { EventLog } from '../platform/event-log.js';
 import { createKafka, ensureTopics } from '../platform/kafka.js';
 import type { Logger } from '../platform/logger.js';
 import { buildMetrics, type Metrics } from '../platform/metrics.js';
+import { buildNetworkPolicy } from '../platform/network-policy.js';
 import { openStore, type Store } from '../platform/store.js';
 import { buildApp, type App } from './app.js';
 
@@ -165,12 +166,13 @@ export async function startService(config: Config, log: Logger, options: Service
       cached: (tenantId, customerId, subjects, asOf) => ratingLoop?.cached(tenantId, customerId, subjects, asOf),
     });
     const alertRules = buildAlertRules({ store, catalog, now });
-    const endpoints = buildWebhookEndpoints({ store, catalog, now });
+    const networkPolicy = buildNetworkPolicy({ allowNetworks: config.alerts.webhookAllowNetworks });
+    const endpoints = buildWebhookEndpoints({ store, catalog, networkPolicy, now });
     const alertStore = buildAlertStore(store, now);
     let outbox: Outbox | undefined;
     let alertEngine: AlertEngine | undefined;
     if (config.roles.has('alerts')) {
-      const sender = buildOutbox({ alertStore, endpoints, config: config.alerts, log, metrics, now });
+      const sender = buildOutbox({ alertStore, endpoints, config: config.alerts, log, metrics, networkPolicy, now });
       outbox = sender;
       sender.start();
       parts.push({ name: 'alert outbox', close: () => sender.stop() });

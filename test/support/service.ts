@@ -18,6 +18,9 @@ export function uniqueDatabase(): string {
   return `t_${randomBytes(6).toString('hex')}`;
 }
 
+/** The webhook receivers of the tests listen on loopback, which the service refuses unless allowed. */
+export const LOOPBACK_RECEIVERS: Readonly<Record<string, string>> = { METERLINE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8' };
+
 export interface TestService {
   readonly url: string;
   readonly operatorKey: string;
