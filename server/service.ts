@@ -33,6 +33,8 @@ export interface ServiceOptions {
   readonly wrapStore?: (store: Store) => Store;
   /** Fault injection for tests: runs after the aggregator inserted a batch, before it commits. */
   readonly afterInsert?: (inserted: number) => void;
+  /** How long key uses are gathered before they are written (tests lengthen it to see the batching). */
+  readonly keyUseFlushMs?: number;
 }
 
 interface Part {
@@ -59,8 +61,16 @@ export async function startService(config: Config, log: Logger, options: Service
     await migrate(store, log);
     const metrics = buildMetrics();
     const now = options.now ?? Date.now;
-    const catalog = buildCatalog({ store, log, cacheTtlMs: config.catalogCacheTtlMs, now });
+    const catalog = buildCatalog({
+      store,
+      log,
+      cacheTtlMs: config.catalogCacheTtlMs,
+      now,
+      ...(options.keyUseFlushMs !== undefined ? { keyUseFlushMs: options.keyUseFlushMs } : {}),
+    });
     const { generatedKey } = await catalog.ensureOperator(config.defaultTenant, config.adminKey);
+    // Closed after the HTTP server (parts close in reverse), so the last requests' key uses are written.
+    parts.push({ name: 'key usage', close: () => catalog.close() });
     const sink = buildEventSink({ store, dedupeWindowMs: config.dedupeWindowMs, now });
     // Built once the charges exist (below); the event paths report stored events to it.
     let ratingLoop: RatingLoop | undefined;

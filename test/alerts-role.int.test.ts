@@ -29,7 +29,7 @@ describe('the alerts role on its own', () => {
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
-    pipeline = await startTestService({ database, env: { ...kafka, METERLINE_ROLES: 'api,aggregator,rater', METERLINE_RATER_INTERVAL: '200ms' } });
+    pipeline = await startTestService({ database, env: { ...kafka, ...LOOPBACK_RECEIVERS, METERLINE_ROLES: 'api,aggregator,rater', METERLINE_RATER_INTERVAL: '200ms' } });
     alerts = await startTestService({ database, env: { ...kafka, ...LOOPBACK_RECEIVERS, METERLINE_ROLES: 'alerts', METERLINE_ALERTS_INTERVAL: '200ms' } });
     const key = pipeline.operatorKey;
     const post = (path: string, body: unknown) => expectStatus(pipeline.request('POST', path, { key, body }), 201);
