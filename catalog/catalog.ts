@@ -424,6 +424,18 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
         if (row.operator === 1) throw new ConflictError('the operator key is not revoked but replaced: restart with a new METERLINE_ADMIN_KEY');
         let current = row;
         if (row.revoked_at === null) {
+          if (row.scope === 'admin') {
+            // A tenant without a working admin key could never issue another one.
+            const others = (await listKeysQuery(store, { tenantId })).filter(
+              (other) =>
+                other.key_id !== keyId &&
+                other.scope === 'admin' &&
+                other.revoked_at === null &&
+                !revokedHere.has(other.key_id) &&
+                (other.expires_at === null || fromClickHouseTime(other.expires_at).getTime() > now()),
+            );
+            if (others.length === 0) throw new ConflictError("this is the tenant's last working admin key: issue another admin key before revoking it");
+          }
           const revokedAt = toClickHouseTime(new Date(now()));
           current = { ...row, revoked_at: revokedAt, version: Math.max(now(), row.version + 1) };
           await insertRows(store, 'api_keys', [

@@ -76,6 +76,18 @@ describe('API keys', () => {
     await expectStatus(svc.request('DELETE', `/v1/api-keys/${doomed.id}`, { key: doomed.key }), 401);
   });
 
+  it("keeps a tenant's last working admin key, so the tenant can always issue keys", async () => {
+    const lone = await createTenant(svc, 'keys-lone');
+    const loneId = ((await list(lone)).find((key) => key.scope === 'admin') as KeyShown).id;
+    const refused = await expectStatus(svc.request('DELETE', `/v1/api-keys/${loneId}`, { key: lone }), 409);
+    expect(refused.body.error.message).toMatch(/last working admin key/);
+    const successor = await issue({ scope: 'admin' }, lone);
+    await expectStatus(svc.request('DELETE', `/v1/api-keys/${loneId}`, { key: successor.key }), 204);
+    await expectStatus(meters(lone), 401);
+    await expectStatus(svc.request('DELETE', `/v1/api-keys/${successor.id}`, { key: successor.key }), 409);
+    await expectStatus(meters(successor.key), 200);
+  });
+
   it('never revokes the operator key (it is replaced through METERLINE_ADMIN_KEY)', async () => {
     const response = await expectStatus(svc.request('DELETE', '/v1/api-keys/operator', { key: svc.operatorKey }), 409);
     expect(response.body.error.message).toMatch(/METERLINE_ADMIN_KEY/);
