@@ -35,6 +35,9 @@ export interface Principal {
   readonly operator: boolean;
 }
 
+/** The outcome of presenting a key: who is calling, or why the key is refused (a 401). */
+export type Authentication = { readonly principal: Principal } | { readonly refused: string };
+
 const keyRow = z.object({
   key_id: z.string(),
   tenant_id: z.string(),
@@ -298,28 +301,36 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
   }
 
   return {
-    /** Resolves a presented key to its principal; undefined for unknown, revoked or wrong keys. */
-    async authenticate(token: string): Promise<Principal | undefined> {
+    /**
+     * Resolves a presented key to its principal, or says why it is refused. Revoked and expired
+     * are named only to a caller that presented the key's secret; any other key is "not valid".
+     */
+    async authenticate(token: string): Promise<Authentication> {
       // The operator's key lives under a fixed id, whatever its text (it may come from config).
       let record: KeyRow | undefined;
       for (const keyId of new Set([keyIdOf(token) ?? OPERATOR_KEY_ID, OPERATOR_KEY_ID])) {
         const candidate = await keyRecord(keyId);
-        if (candidate && candidate.revoked_at === null && apiKeyMatches(token, candidate.secret_hash)) {
+        if (candidate && apiKeyMatches(token, candidate.secret_hash)) {
           record = candidate;
           break;
         }
       }
-      if (!record || revokedHere.has(record.key_id)) return undefined;
+      if (!record) return { refused: 'the API key is not valid' };
+      if (record.revoked_at !== null || revokedHere.has(record.key_id)) return { refused: 'the API key was revoked' };
       // Judged on every request, not when the row was cached: an expired key stops at its instant.
-      if (record.expires_at !== null && fromClickHouseTime(record.expires_at).getTime() <= now()) return undefined;
+      if (record.expires_at !== null && fromClickHouseTime(record.expires_at).getTime() <= now()) {
+        return { refused: `the API key expired at ${fromClickHouseTime(record.expires_at).toISOString()}` };
+      }
       pendingUse.set(record.key_id, { tenantId: record.tenant_id, at: now() });
       scheduleUseFlush();
       return {
-        tenantId: record.tenant_id,
-        keyId: record.key_id,
-        scope: record.scope,
-        ...(record.customer_id ? { customerId: record.customer_id } : {}),
-        operator: record.operator === 1,
+        principal: {
+          tenantId: record.tenant_id,
+          keyId: record.key_id,
+          scope: record.scope,
+          ...(record.customer_id ? { customerId: record.customer_id } : {}),
+          operator: record.operator === 1,
+        },
       };
     },
 

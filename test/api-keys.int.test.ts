@@ -65,7 +65,7 @@ describe('API keys', () => {
 
     await expectStatus(svc.request('DELETE', `/v1/api-keys/${doomed.id}`, { key: admin }), 204);
     const refused = await expectStatus(meters(doomed.key), 401);
-    expect(refused.body.error.code).toBe('unauthorized');
+    expect(refused.body.error).toEqual({ code: 'unauthorized', message: 'the API key was revoked' });
     const shown = (await list()).find((key) => key.id === doomed.id);
     expect(shown).toMatchObject({ status: 'revoked', scope: 'read' });
     expect(Date.parse(shown?.revokedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
@@ -101,6 +101,10 @@ describe('API keys', () => {
     expect(shortLived.expiresAt).toBe(expiresAt);
     await expectStatus(meters(shortLived.key), 200);
     await waitFor(async () => ((await meters(shortLived.key)).status === 401 ? true : undefined), 'the key to expire', 10_000);
+    expect((await meters(shortLived.key)).body.error.message).toBe(`the API key expired at ${expiresAt}`);
+    // A key that is not one of ours learns nothing more.
+    const tampered = `${shortLived.key.slice(0, -4)}${shortLived.key.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    expect((await meters(tampered)).body.error.message).toBe('the API key is not valid');
     expect((await list()).find((key) => key.id === shortLived.id)).toMatchObject({ status: 'expired', expiresAt });
 
     const past = await expectStatus(svc.request('POST', '/v1/api-keys', { key: admin, body: { scope: 'read', expiresAt: '2020-01-01T00:00:00Z' } }), 400);
