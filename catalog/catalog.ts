@@ -466,12 +466,9 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
         }
         revokedHere.add(keyId);
         keyCache.set(keyId, { at: now(), value: current });
-        pendingUse.delete(keyId);
         return keyView(current, undefined);
       });
     },
-
-    flushKeyUse,
 
     /** Writes what is pending; the catalog keeps working afterwards (a later use schedules a new flush). */
     async close(): Promise<void> {
