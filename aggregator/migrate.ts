@@ -59,10 +59,10 @@ export async function isMigrated(store: Store, migrations: readonly Migration[] 
  */
 export function assertWellFormed(migrations: readonly Migration[]): void {
   migrations.forEach((migration, index) => {
-    const previous = migrations[index - 1];
-    if (migration.version < 1 || (previous !== undefined && migration.version <= previous.version)) {
+    const previous = index === 0 ? 0 : (migrations[index - 1]?.version ?? 0);
+    if (!Number.isInteger(migration.version) || migration.version <= previous) {
       throw new Error(
-        `migration ${migration.name} has version ${migration.version}; versions must be unique and increasing (after ${previous?.version ?? 0})`,
+        `migration ${migration.name} has version ${migration.version}; expected a whole number above ${previous} (numbers are unique and increasing)`,
       );
     }
   });

@@ -1,11 +1,14 @@
+import { STATUS_CODES } from 'node:http';
 import nodemailer from 'nodemailer';
 import { NotFoundError } from '../platform/errors.js';
 import type { AlertsConfig } from '../platform/config.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import type { NetworkPolicy } from '../platform/network-policy.js';
 import type { AlertRecord, AlertStore, DeliveryRecord } from './alert-store.js';
 import { renderEmail, webhookPayload } from './notification.js';
 import type { WebhookEndpoints } from './webhook-endpoints.js';
+import { buildWebhookHttp } from './webhook-http.js';
 import { signWebhook } from './webhook-signature.js';
 
 /** Sends at once per process; a slow endpoint holds one slot, not the whole outbox. */
@@ -28,7 +31,8 @@ export interface OutboxDeps {
   readonly now?: () => number;
   /** Uniform in [0, 1); spreads retries so endpoints that failed together do not retry together. */
   readonly random?: () => number;
-  readonly fetch?: typeof globalThis.fetch;
+  /** Which addresses webhooks may reach; checked again on every connection. */
+  readonly networkPolicy: NetworkPolicy;
 }
 
 export interface Outbox {
@@ -66,12 +70,18 @@ function oneLine(text: string): string {
 function errorMessage(error: unknown): string {
   if (error instanceof Error) {
     if (error.name === 'TimeoutError') return 'timed out';
-    // fetch reports every network failure as "fetch failed"; the cause says which.
-    const cause = (error as { cause?: unknown }).cause;
-    if (error.message === 'fetch failed' && cause instanceof Error) return oneLine(cause.message);
     return oneLine(error.message);
   }
   return oneLine(String(error));
+}
+
+/**
+ * What a refused answer records: the status and its standard reason phrase. Never the receiver's
+ * body or its own reason phrase: an internal endpoint's answer must not travel back to the tenant.
+ */
+export function statusReason(status: number): string {
+  const phrase = STATUS_CODES[status];
+  return phrase ? `HTTP ${status} ${phrase}` : `HTTP ${status}`;
 }
 
 /** The URL as it may be logged: credentials in it are dropped. */
@@ -84,26 +94,6 @@ function loggableUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
-}
-
-/** At most `limit` characters of a response body, without reading the rest of it. */
-async function bodyExcerpt(response: Response, limit: number): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    while (text.length < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } catch {
-    // The status is the reason; an unreadable body only loses the excerpt.
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return oneLine(text);
 }
 
 /**
@@ -121,7 +111,7 @@ export function buildOutbox(deps: OutboxDeps): Outbox {
   const { alertStore, endpoints, config, log, metrics } = deps;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
-  const fetchFn = deps.fetch ?? globalThis.fetch;
+  const webhookHttp = buildWebhookHttp(deps.networkPolicy);
   const smtp = config.smtp;
   // One transport for the life of the outbox: it keeps no connection between messages (no pool),
   // but building it per message would re-read the configuration for nothing.
@@ -190,8 +180,8 @@ export function buildOutbox(deps: OutboxDeps): Outbox {
     const body = JSON.stringify(webhookPayload(alert, delivery.messageType, delivery.createdAt));
     const timestamp = Math.floor(now() / 1000);
     try {
-      const response = await fetchFn(endpoint.url, {
-        method: 'POST',
+      const status = await webhookHttp.post({
+        url: endpoint.url,
         headers: {
           'content-type': 'application/json',
           'user-agent': WEBHOOK_USER_AGENT,
@@ -200,16 +190,10 @@ export function buildOutbox(deps: OutboxDeps): Outbox {
           'webhook-signature': signWebhook({ secret: endpoint.secret, id: delivery.messageId, timestamp, body }),
         },
         body,
-        // A redirect could lead the signed message anywhere; the consumer registers the final URL instead.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(config.webhookTimeoutMs),
+        timeoutMs: config.webhookTimeoutMs,
       });
-      if (response.status >= 200 && response.status < 300) {
-        await response.body?.cancel().catch(() => undefined);
-        return { kind: 'succeeded' };
-      }
-      const excerpt = await bodyExcerpt(response, ERROR_EXCERPT_CHARS);
-      return { kind: 'failed', reason: `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}` };
+      if (status >= 200 && status < 300) return { kind: 'succeeded' };
+      return { kind: 'failed', reason: statusReason(status) };
     } catch (error) {
       const message = errorMessage(error);
       return { kind: 'failed', reason: message === 'timed out' ? `timed out after ${config.webhookTimeoutMs} ms` : message };
@@ -413,6 +397,7 @@ export function buildOutbox(deps: OutboxDeps): Outbox {
       await lastTick;
       await Promise.all([...inFlight.values()]);
       mailer?.close();
+      webhookHttp.close();
     },
   };
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { customerId, type Catalog } from '../catalog/index.js';
-import { NotFoundError } from '../platform/errors.js';
+import { InvalidRequestError, NotFoundError } from '../platform/errors.js';
+import type { NetworkPolicy } from '../platform/network-policy.js';
 import { createSerialQueue } from '../platform/serial.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
 import { fromClickHouseTime, rowVersionClock, toClickHouseTime } from '../platform/time.js';
@@ -11,7 +12,13 @@ export const webhookEndpointInput = z.object({
   url: z
     .url({ protocol: /^https?$/ })
     .max(2000)
-    .describe('Where alert messages are POSTed, signed by the Standard Webhooks convention.'),
+    .refine((url) => {
+      const parsed = URL.parse(url);
+      return parsed === null || (parsed.username === '' && parsed.password === '');
+    }, 'a webhook URL may not carry credentials (user:password@); authenticate the messages by their signature')
+    .describe(
+      'Where alert messages are POSTed, signed by the Standard Webhooks convention. Loopback, link-local, private, unique-local, multicast and unspecified addresses are refused unless the operator allows their network.',
+    ),
   customerId: customerId.optional().describe("Absent: every customer's alerts; present: only that customer's."),
   description: z.string().max(200).optional(),
 });
@@ -85,6 +92,8 @@ export function endpointView(endpoint: WebhookEndpoint): WebhookEndpointView {
 export interface WebhookEndpointsDeps {
   readonly store: Store;
   readonly catalog: Pick<Catalog, 'getCustomer'>;
+  /** Which addresses an endpoint may point at; registration refuses the others. */
+  readonly networkPolicy: Pick<NetworkPolicy, 'checkUrl'>;
   readonly now?: () => number;
 }
 
@@ -95,7 +104,7 @@ const REMOVED = Number.MAX_SAFE_INTEGER;
  * Webhook endpoints. The secret signs messages, so it is kept as given (a hash could not sign);
  * it is never logged and never shown after creation; removing an endpoint erases it.
  */
-export function buildWebhookEndpoints({ store, catalog, now = Date.now }: WebhookEndpointsDeps) {
+export function buildWebhookEndpoints({ store, catalog, networkPolicy, now = Date.now }: WebhookEndpointsDeps) {
   const serially = createSerialQueue();
   const nextVersion = rowVersionClock(now);
 
@@ -124,6 +133,9 @@ export function buildWebhookEndpoints({ store, catalog, now = Date.now }: Webhoo
 
   return {
     async create(tenantId: string, input: WebhookEndpointInput): Promise<WebhookEndpoint> {
+      // Checked here as well as on every connection: a tenant learns of a bad URL when it registers it.
+      const refused = await networkPolicy.checkUrl(input.url);
+      if (refused !== undefined) throw new InvalidRequestError(`url: ${refused}`, 'url');
       if (input.customerId !== undefined) await catalog.getCustomer(tenantId, input.customerId);
       const at = new Date(now()).toISOString();
       const endpoint: WebhookEndpoint = {

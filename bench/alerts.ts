@@ -108,7 +108,8 @@ export async function benchAlerts(): Promise<void> {
   const raterIntervalMs = loadConfig(intervals).raterIntervalMs;
   const alertsIntervalMs = loadConfig(intervals).alerts.intervalMs;
   const { service, base, headers } = await startBenchService(
-    { METERLINE_DATA_DIR: dataDir, ...intervals },
+    // The receiver listens on loopback, which webhooks may reach only when the operator allows it.
+    { METERLINE_DATA_DIR: dataDir, METERLINE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8', ...intervals },
     { key: 'units', name: 'Units', eventType: 'usage.units', aggregation: 'SUM', valueProperty: '$.units' },
   );
   try {

@@ -3,7 +3,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from '../platform/e
 import type { Logger } from '../platform/logger.js';
 import { createSerialQueue } from '../platform/serial.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
-import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
+import { fromClickHouseTime, parseRfc3339, toClickHouseTime } from '../platform/time.js';
 import {
   apiKeyMatches,
   hashApiKey,
@@ -15,6 +15,7 @@ import {
 import type {
   ApiKeyInput,
   ApiKeyIssued,
+  ApiKeyView,
   Customer,
   CustomerInput,
   Meter,
@@ -34,6 +35,9 @@ export interface Principal {
   readonly operator: boolean;
 }
 
+/** The outcome of presenting a key: who is calling, or why the key is refused (a 401). */
+export type Authentication = { readonly principal: Principal } | { readonly refused: string };
+
 const keyRow = z.object({
   key_id: z.string(),
   tenant_id: z.string(),
@@ -41,17 +45,43 @@ const keyRow = z.object({
   scope: z.enum(['admin', 'ingest', 'read']),
   customer_id: z.string(),
   operator: z.coerce.number(),
+  created_at: z.string(),
   revoked_at: z.string().nullable(),
+  expires_at: z.string().nullable(),
+  version: z.coerce.number(),
 });
 type KeyRow = z.infer<typeof keyRow>;
 
+const KEY_COLUMNS = 'key_id, tenant_id, secret_hash, scope, customer_id, operator, created_at, revoked_at, expires_at, version';
+
 const findKey = defineQuery({
   name: 'catalog.findKey',
-  sql: (t) => `SELECT key_id, tenant_id, secret_hash, scope, customer_id, operator, revoked_at
-    FROM ${t('api_keys')} FINAL WHERE key_id = {keyId:String}`,
+  sql: (t) => `SELECT ${KEY_COLUMNS} FROM ${t('api_keys')} FINAL WHERE key_id = {keyId:String}`,
   params: z.object({ keyId: z.string() }),
   row: keyRow,
 });
+
+const listKeysQuery = defineQuery({
+  name: 'catalog.listKeys',
+  sql: (t) => `SELECT ${KEY_COLUMNS} FROM ${t('api_keys')} FINAL WHERE tenant_id = {tenantId:String} ORDER BY created_at, key_id`,
+  params: z.object({ tenantId: z.string() }),
+  row: keyRow,
+});
+
+const keyUsageQuery = defineQuery({
+  name: 'catalog.keyUsage',
+  sql: (t) => `SELECT key_id, toString(max(last_used_at)) AS last_used_at FROM ${t('api_key_usage')}
+    WHERE tenant_id = {tenantId:String} GROUP BY key_id`,
+  params: z.object({ tenantId: z.string() }),
+  row: z.object({ key_id: z.string(), last_used_at: z.string() }),
+});
+
+/** How often a process writes the last use of the keys it saw: one insert for all of them, never one per request. */
+export const KEY_USE_FLUSH_MS = 10_000;
+
+function isoOf(text: string | null): string | undefined {
+  return text === null ? undefined : fromClickHouseTime(text).toISOString();
+}
 
 const findTenant = defineQuery({
   name: 'catalog.findTenant',
@@ -154,15 +184,24 @@ interface Cached<T> {
 export interface CatalogDeps {
   readonly store: Store;
   readonly log: Logger;
-  /** How long another process's catalog writes may take to be seen here. */
+  /** How long another process's catalog writes (a revoked key among them) may take to be seen here. */
   readonly cacheTtlMs: number;
+  /** How long the last use of keys is gathered before it is written. */
+  readonly keyUseFlushMs?: number;
   readonly now?: () => number;
 }
 
 export type Catalog = ReturnType<typeof buildCatalog>;
 
-export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: CatalogDeps) {
+export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_FLUSH_MS, now = Date.now }: CatalogDeps) {
   const serially = createSerialQueue();
+  // Last uses not yet written, by key id; the newest use of each key wins.
+  const pendingUse = new Map<string, { readonly tenantId: string; readonly at: number }>();
+  let useTimer: NodeJS.Timeout | undefined;
+  let useFlush: Promise<void> = Promise.resolve();
+  // Keys revoked by this process: refused here at once, even if a read that began before the
+  // revocation puts the old row back into the cache.
+  const revokedHere = new Set<string>();
   const keyCache = new Map<string, Cached<KeyRow | undefined>>();
   const meterCache = new Map<string, Cached<Meter[]>>();
   const ownerCache = new Map<string, Cached<Map<string, string>>>();
@@ -180,7 +219,7 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
     return row;
   }
 
-  async function insertKey(tenantId: string, scope: ApiKeyScope, customerId: string | undefined, operator = false) {
+  async function insertKey(tenantId: string, scope: ApiKeyScope, customerId: string | undefined, operator = false, expiresAt?: Date) {
     const issued = issueApiKey();
     const keyId = operator ? OPERATOR_KEY_ID : issued.keyId;
     await insertRows(store, 'api_keys', [
@@ -193,11 +232,59 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
         operator: operator ? 1 : 0,
         created_at: toClickHouseTime(new Date(now())),
         revoked_at: null,
+        expires_at: expiresAt ? toClickHouseTime(expiresAt) : null,
         version: now(),
       },
     ]);
     keyCache.delete(keyId);
     return { keyId, token: issued.token };
+  }
+
+  function scheduleUseFlush(): void {
+    if (useTimer || pendingUse.size === 0) return;
+    useTimer = setTimeout(() => {
+      useTimer = undefined;
+      void flushKeyUse();
+    }, keyUseFlushMs);
+    // Pending uses are flushed on close; the timer alone must not keep a process alive.
+    useTimer.unref();
+  }
+
+  /** Writes the gathered last uses in one insert; on failure they wait for the next flush. */
+  function flushKeyUse(): Promise<void> {
+    useFlush = useFlush.then(async () => {
+      if (pendingUse.size === 0) return;
+      const batch = [...pendingUse];
+      pendingUse.clear();
+      try {
+        await insertRows(
+          store,
+          'api_key_usage',
+          batch.map(([keyId, use]) => ({ tenant_id: use.tenantId, key_id: keyId, last_used_at: toClickHouseTime(new Date(use.at)) })),
+        );
+      } catch (error) {
+        for (const [keyId, use] of batch) if (!pendingUse.has(keyId)) pendingUse.set(keyId, use);
+        log.warn({ err: error, keys: batch.length }, 'could not record when keys were last used; will try again');
+        scheduleUseFlush();
+      }
+    });
+    return useFlush;
+  }
+
+  function keyView(row: KeyRow, lastUsedAt: string | undefined): ApiKeyView {
+    const revokedAt = isoOf(row.revoked_at);
+    const expiresAt = isoOf(row.expires_at);
+    return {
+      id: row.key_id,
+      scope: row.scope,
+      ...(row.customer_id ? { customerId: row.customer_id } : {}),
+      operator: row.operator === 1,
+      createdAt: fromClickHouseTime(row.created_at).toISOString(),
+      ...(lastUsedAt !== undefined ? { lastUsedAt } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...(revokedAt !== undefined ? { revokedAt } : {}),
+      status: revokedAt !== undefined ? 'revoked' : expiresAt !== undefined && Date.parse(expiresAt) <= now() ? 'expired' : 'active',
+    };
   }
 
   async function requireTenant(id: string): Promise<void> {
@@ -214,24 +301,36 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
   }
 
   return {
-    /** Resolves a presented key to its principal; undefined for unknown, revoked or wrong keys. */
-    async authenticate(token: string): Promise<Principal | undefined> {
+    /**
+     * Resolves a presented key to its principal, or says why it is refused. Revoked and expired
+     * are named only to a caller that presented the key's secret; any other key is "not valid".
+     */
+    async authenticate(token: string): Promise<Authentication> {
       // The operator's key lives under a fixed id, whatever its text (it may come from config).
       let record: KeyRow | undefined;
       for (const keyId of new Set([keyIdOf(token) ?? OPERATOR_KEY_ID, OPERATOR_KEY_ID])) {
         const candidate = await keyRecord(keyId);
-        if (candidate && candidate.revoked_at === null && apiKeyMatches(token, candidate.secret_hash)) {
+        if (candidate && apiKeyMatches(token, candidate.secret_hash)) {
           record = candidate;
           break;
         }
       }
-      if (!record) return undefined;
+      if (!record) return { refused: 'the API key is not valid' };
+      if (record.revoked_at !== null || revokedHere.has(record.key_id)) return { refused: 'the API key was revoked' };
+      // Judged on every request, not when the row was cached: an expired key stops at its instant.
+      if (record.expires_at !== null && fromClickHouseTime(record.expires_at).getTime() <= now()) {
+        return { refused: `the API key expired at ${fromClickHouseTime(record.expires_at).toISOString()}` };
+      }
+      pendingUse.set(record.key_id, { tenantId: record.tenant_id, at: now() });
+      scheduleUseFlush();
       return {
-        tenantId: record.tenant_id,
-        keyId: record.key_id,
-        scope: record.scope,
-        ...(record.customer_id ? { customerId: record.customer_id } : {}),
-        operator: record.operator === 1,
+        principal: {
+          tenantId: record.tenant_id,
+          keyId: record.key_id,
+          scope: record.scope,
+          ...(record.customer_id ? { customerId: record.customer_id } : {}),
+          operator: record.operator === 1,
+        },
       };
     },
 
@@ -260,6 +359,7 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
                 operator: 1,
                 created_at: toClickHouseTime(new Date(now())),
                 revoked_at: null,
+                expires_at: null,
                 version: now(),
               },
             ]);
@@ -295,15 +395,86 @@ export function buildCatalog({ store, log, cacheTtlMs, now = Date.now }: Catalog
         const [customer] = await findCustomerQuery(store, { tenantId, id: input.customerId });
         if (!customer) throw new NotFoundError(`customer ${input.customerId} not found`);
       }
+      const expiresAt = input.expiresAt !== undefined ? parseRfc3339(input.expiresAt) : undefined;
+      if (input.expiresAt !== undefined && (!expiresAt || expiresAt.getTime() <= now())) {
+        throw new InvalidRequestError('expiresAt must be a future RFC 3339 date-time', 'expiresAt');
+      }
       await requireTenant(tenantId);
-      const { keyId, token } = await insertKey(tenantId, input.scope, input.customerId);
+      const { keyId, token } = await insertKey(tenantId, input.scope, input.customerId, false, expiresAt);
       return {
         id: keyId,
         key: token,
         scope: input.scope,
         tenantId,
         ...(input.customerId !== undefined ? { customerId: input.customerId } : {}),
+        ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
       };
+    },
+
+    /** The tenant's keys (never their secrets), with when each was last used as far as this process knows. */
+    async listApiKeys(tenantId: string): Promise<ApiKeyView[]> {
+      const [rows, usage] = await Promise.all([listKeysQuery(store, { tenantId }), keyUsageQuery(store, { tenantId })]);
+      const lastUsed = new Map(usage.map((row) => [row.key_id, fromClickHouseTime(row.last_used_at).getTime()]));
+      for (const [keyId, use] of pendingUse) {
+        if (use.tenantId === tenantId && use.at > (lastUsed.get(keyId) ?? -Infinity)) lastUsed.set(keyId, use.at);
+      }
+      return rows.map((row) => {
+        const at = lastUsed.get(row.key_id);
+        return keyView(row, at !== undefined ? new Date(at).toISOString() : undefined);
+      });
+    },
+
+    /**
+     * Revokes a key: it answers 401 at once in this process, and in others once their cached copy
+     * is older than the cache time. Revoking a revoked key changes nothing.
+     */
+    async revokeApiKey(tenantId: string, keyId: string): Promise<ApiKeyView> {
+      return serially(async () => {
+        const [row] = await findKey(store, { keyId });
+        if (!row || row.tenant_id !== tenantId) throw new NotFoundError(`API key ${keyId} not found`);
+        if (row.operator === 1) throw new ConflictError('the operator key is not revoked but replaced: restart with a new METERLINE_ADMIN_KEY');
+        let current = row;
+        if (row.revoked_at === null) {
+          if (row.scope === 'admin') {
+            // A tenant without a working admin key could never issue another one.
+            const others = (await listKeysQuery(store, { tenantId })).filter(
+              (other) =>
+                other.key_id !== keyId &&
+                other.scope === 'admin' &&
+                other.revoked_at === null &&
+                !revokedHere.has(other.key_id) &&
+                (other.expires_at === null || fromClickHouseTime(other.expires_at).getTime() > now()),
+            );
+            if (others.length === 0) throw new ConflictError("this is the tenant's last working admin key: issue another admin key before revoking it");
+          }
+          const revokedAt = toClickHouseTime(new Date(now()));
+          current = { ...row, revoked_at: revokedAt, version: Math.max(now(), row.version + 1) };
+          await insertRows(store, 'api_keys', [
+            {
+              key_id: current.key_id,
+              tenant_id: current.tenant_id,
+              secret_hash: current.secret_hash,
+              scope: current.scope,
+              customer_id: current.customer_id,
+              operator: current.operator,
+              created_at: toClickHouseTime(fromClickHouseTime(current.created_at)),
+              revoked_at: revokedAt,
+              expires_at: current.expires_at === null ? null : toClickHouseTime(fromClickHouseTime(current.expires_at)),
+              version: current.version,
+            },
+          ]);
+        }
+        revokedHere.add(keyId);
+        keyCache.set(keyId, { at: now(), value: current });
+        return keyView(current, undefined);
+      });
+    },
+
+    /** Writes what is pending; the catalog keeps working afterwards (a later use schedules a new flush). */
+    async close(): Promise<void> {
+      if (useTimer) clearTimeout(useTimer);
+      useTimer = undefined;
+      await flushKeyUse();
     },
 
     async createMeter(tenantId: string, input: MeterInput): Promise<Meter> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isJsonPath, compileJsonPath, JsonPathError } from '../platform/json-path.js';
+import { parseRfc3339 } from '../platform/time.js';
 import { isValidTimeZone } from './billing-period.js';
 import { API_KEY_SCOPES } from './api-key.js';
 import { hasControlCharacter, isBlank } from '../platform/text.js';
@@ -112,6 +113,11 @@ export type Customer = z.infer<typeof customerView>;
 export const apiKeyInput = z.object({
   scope: z.enum(API_KEY_SCOPES),
   customerId: customerId.optional(),
+  expiresAt: z
+    .string()
+    .refine((text) => parseRfc3339(text) !== undefined, 'an RFC 3339 date-time with an offset')
+    .optional()
+    .describe('RFC 3339 date-time in the future; from then on the key answers 401.'),
 });
 export type ApiKeyInput = z.infer<typeof apiKeyInput>;
 
@@ -121,5 +127,19 @@ export const apiKeyIssued = z.object({
   scope: z.enum(API_KEY_SCOPES),
   tenantId: z.string(),
   customerId: z.string().optional(),
+  expiresAt: z.string().optional(),
 });
 export type ApiKeyIssued = z.infer<typeof apiKeyIssued>;
+
+export const apiKeyView = z.object({
+  id: z.string(),
+  scope: z.enum(API_KEY_SCOPES),
+  customerId: z.string().optional(),
+  operator: z.boolean().describe('The operator key: replaced through METERLINE_ADMIN_KEY, never revoked.'),
+  createdAt: z.string(),
+  lastUsedAt: z.string().optional().describe('Written in batches: other processes may show it up to about 10 s late.'),
+  expiresAt: z.string().optional(),
+  revokedAt: z.string().optional(),
+  status: z.enum(['active', 'expired', 'revoked']),
+});
+export type ApiKeyView = z.infer<typeof apiKeyView>;

@@ -38,6 +38,7 @@ const DEFAULTS: Config = {
     maxAttempts: 12,
     backoffBaseMs: 10_000,
     backoffMaxMs: 3_600_000,
+    webhookAllowNetworks: [],
   },
 };
 
@@ -415,5 +416,18 @@ describe('alert delivery settings', () => {
     expect(config.alerts).toMatchObject({ maxAttempts: 3, backoffBaseMs: 50, backoffMaxMs: 2000 });
     expect(() => loadConfig({ METERLINE_DELIVERY_MAX_ATTEMPTS: '0' })).toThrow(/METERLINE_DELIVERY_MAX_ATTEMPTS="0"/);
     expect(loadConfig({ METERLINE_ROLES: 'alerts', KAFKA_BROKERS: 'k:9092' }).roles).toEqual(new Set(['alerts']));
+  });
+
+  it('lets webhooks reach no internal network unless the operator lists CIDRs', () => {
+    expect(loadConfig({}).alerts.webhookAllowNetworks).toEqual([]);
+    expect(loadConfig({ METERLINE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8, fd00::/8,10.1.2.3' }).alerts.webhookAllowNetworks).toEqual([
+      '127.0.0.0/8',
+      'fd00::/8',
+      '10.1.2.3',
+    ]);
+    expect(configError({ METERLINE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8,localhost' }).problems).toEqual([
+      'METERLINE_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8,localhost": comma-separated CIDRs such as 10.0.0.0/8,fd00::/8',
+    ]);
+    expect(() => loadConfig({ METERLINE_WEBHOOK_ALLOW_NETWORKS: '10.0.0.0/40' })).toThrow(/METERLINE_WEBHOOK_ALLOW_NETWORKS/);
   });
 });

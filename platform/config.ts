@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseNetwork } from './network-policy.js';
 import { durationMs } from './time.js';
 
 /**
@@ -98,6 +99,11 @@ export const configSchema = z.object({
   METERLINE_DELIVERY_MAX_ATTEMPTS: wholeNumber(1, 100).default(12),
   METERLINE_DELIVERY_BACKOFF_BASE: duration.default(10_000),
   METERLINE_DELIVERY_BACKOFF_MAX: duration.default(3_600_000),
+  METERLINE_WEBHOOK_ALLOW_NETWORKS: z
+    .string()
+    .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
+    .refine((networks) => networks.every((network) => parseNetwork(network) !== undefined), 'comma-separated CIDRs such as 10.0.0.0/8,fd00::/8')
+    .default([]),
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -155,6 +161,8 @@ export interface AlertsConfig {
   readonly maxAttempts: number;
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
+  /** Internal networks webhooks may reach all the same (on-premises receivers); empty: none. */
+  readonly webhookAllowNetworks: readonly string[];
 }
 
 export interface KafkaConfig {
@@ -269,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       maxAttempts: c.METERLINE_DELIVERY_MAX_ATTEMPTS,
       backoffBaseMs: c.METERLINE_DELIVERY_BACKOFF_BASE,
       backoffMaxMs: c.METERLINE_DELIVERY_BACKOFF_MAX,
+      webhookAllowNetworks: c.METERLINE_WEBHOOK_ALLOW_NETWORKS,
     },
     ...(useKafka && c.KAFKA_BROKERS !== undefined
       ? {

@@ -9,6 +9,7 @@ import type { EventLog } from '../platform/event-log.js';
 import { createKafka, ensureTopics } from '../platform/kafka.js';
 import type { Logger } from '../platform/logger.js';
 import { buildMetrics, type Metrics } from '../platform/metrics.js';
+import { buildNetworkPolicy } from '../platform/network-policy.js';
 import { openStore, type Store } from '../platform/store.js';
 import { buildApp, type App } from './app.js';
 
@@ -32,6 +33,8 @@ export interface ServiceOptions {
   readonly wrapStore?: (store: Store) => Store;
   /** Fault injection for tests: runs after the aggregator inserted a batch, before it commits. */
   readonly afterInsert?: (inserted: number) => void;
+  /** How long key uses are gathered before they are written (tests lengthen it to see the batching). */
+  readonly keyUseFlushMs?: number;
 }
 
 interface Part {
@@ -58,8 +61,16 @@ export async function startService(config: Config, log: Logger, options: Service
     await migrate(store, log);
     const metrics = buildMetrics();
     const now = options.now ?? Date.now;
-    const catalog = buildCatalog({ store, log, cacheTtlMs: config.catalogCacheTtlMs, now });
+    const catalog = buildCatalog({
+      store,
+      log,
+      cacheTtlMs: config.catalogCacheTtlMs,
+      now,
+      ...(options.keyUseFlushMs !== undefined ? { keyUseFlushMs: options.keyUseFlushMs } : {}),
+    });
     const { generatedKey } = await catalog.ensureOperator(config.defaultTenant, config.adminKey);
+    // Closed after the HTTP server (parts close in reverse), so the last requests' key uses are written.
+    parts.push({ name: 'key usage', close: () => catalog.close() });
     const sink = buildEventSink({ store, dedupeWindowMs: config.dedupeWindowMs, now });
     // Built once the charges exist (below); the event paths report stored events to it.
     let ratingLoop: RatingLoop | undefined;
@@ -165,12 +176,13 @@ export async function startService(config: Config, log: Logger, options: Service
       cached: (tenantId, customerId, subjects, asOf) => ratingLoop?.cached(tenantId, customerId, subjects, asOf),
     });
     const alertRules = buildAlertRules({ store, catalog, plans, now });
-    const endpoints = buildWebhookEndpoints({ store, catalog, now });
+    const networkPolicy = buildNetworkPolicy({ allowNetworks: config.alerts.webhookAllowNetworks });
+    const endpoints = buildWebhookEndpoints({ store, catalog, networkPolicy, now });
     const alertStore = buildAlertStore(store, now);
     let outbox: Outbox | undefined;
     let alertEngine: AlertEngine | undefined;
     if (config.roles.has('alerts')) {
-      const sender = buildOutbox({ alertStore, endpoints, config: config.alerts, log, metrics, now });
+      const sender = buildOutbox({ alertStore, endpoints, config: config.alerts, log, metrics, networkPolicy, now });
       outbox = sender;
       sender.start();
       parts.push({ name: 'alert outbox', close: () => sender.stop() });

@@ -9,6 +9,7 @@ import { buildCatalog } from '../catalog/index.js';
 import type { AlertsConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { buildMetrics, type Metrics } from '../platform/metrics.js';
+import { buildNetworkPolicy, type NetworkPolicy, type Resolve } from '../platform/network-policy.js';
 import { openStore, type Store } from '../platform/store.js';
 import { waitFor } from './support/process.js';
 import { startSmtpCatcher, startWebhookReceiver, verifySignature, type ReceivedRequest, type Reply, type SmtpCatcher, type WebhookReceiver } from './support/receivers.js';
@@ -23,7 +24,21 @@ const BASE_CONFIG: AlertsConfig = {
   maxAttempts: 5,
   backoffBaseMs: 30,
   backoffMaxMs: 500,
+  // The receivers of these tests listen on loopback, as an on-premises receiver would on its network.
+  webhookAllowNetworks: ['127.0.0.0/8'],
 };
+const LOCAL_POLICY = buildNetworkPolicy({ allowNetworks: BASE_CONFIG.webhookAllowNetworks });
+const STRICT_POLICY = buildNetworkPolicy({ allowNetworks: [] });
+
+/** A name whose first answer is public and every later one loopback: DNS rebinding. */
+function rebinding(): Resolve {
+  let calls = 0;
+  return (_hostname, family) => {
+    calls += 1;
+    const entry = calls === 1 ? { address: '93.184.216.34', family: 4 } : { address: '127.0.0.1', family: 4 };
+    return Promise.resolve(family === 6 ? [] : [entry]);
+  };
+}
 
 function only<T>(items: readonly T[]): T {
   const [item] = items;
@@ -56,7 +71,7 @@ describe('alert delivery', () => {
     store = await openStore({ kind: 'embedded', dataDir: await testDataDir(), database: uniqueDatabase() }, log);
     await migrate(store, log);
     alertStore = buildAlertStore(store);
-    endpoints = buildWebhookEndpoints({ store, catalog: buildCatalog({ store, log, cacheTtlMs: 0 }) });
+    endpoints = buildWebhookEndpoints({ store, catalog: buildCatalog({ store, log, cacheTtlMs: 0 }), networkPolicy: LOCAL_POLICY });
   });
 
   // The outbox takes whatever is due in the whole store: nothing one test leaves pending may reach the next.
@@ -73,7 +88,7 @@ describe('alert delivery', () => {
 
   function outboxWith(overrides: Partial<AlertsConfig> = {}, deps: Partial<OutboxDeps> = {}): { outbox: Outbox; metrics: Metrics } {
     const metrics = buildMetrics();
-    const outbox = buildOutbox({ alertStore, endpoints, config: { ...BASE_CONFIG, ...overrides }, log, metrics, ...deps });
+    const outbox = buildOutbox({ alertStore, endpoints, config: { ...BASE_CONFIG, ...overrides }, log, metrics, networkPolicy: LOCAL_POLICY, ...deps });
     outboxes.push(outbox);
     return { outbox, metrics };
   }
@@ -140,17 +155,18 @@ describe('alert delivery', () => {
     return { alert, deliveries };
   }
 
-  async function endpointFor(tenantId: string, url: string): Promise<WebhookEndpoint> {
-    const endpoint = await endpoints.create(tenantId, { url });
+  async function endpointFor(tenantId: string, url: string, policy: NetworkPolicy = LOCAL_POLICY): Promise<WebhookEndpoint> {
+    const registrar = policy === LOCAL_POLICY ? endpoints : buildWebhookEndpoints({ store, catalog: buildCatalog({ store, log, cacheTtlMs: 0 }), networkPolicy: policy });
+    const endpoint = await registrar.create(tenantId, { url });
     // Every webhook a receiver gets is then checked with both verifiers when it closes.
     for (const hook of receivers) if (url.startsWith(hook.origin)) hook.trust(endpoint.secret);
     return endpoint;
   }
 
-  /** A tenant with one endpoint at `url` and one alert with a pending delivery to it. */
-  async function seedWebhook(url: string, extra: Partial<AlertRecord> = {}) {
+  /** A tenant with one endpoint at `url` (registered under `policy`) and one alert with a pending delivery to it. */
+  async function seedWebhook(url: string, extra: Partial<AlertRecord> = {}, policy: NetworkPolicy = LOCAL_POLICY) {
     const tenantId = newTenant();
-    const endpoint = await endpointFor(tenantId, url);
+    const endpoint = await endpointFor(tenantId, url, policy);
     const { alert, deliveries } = await seedAlert(tenantId, [{ channel: 'webhook', target: endpoint.id }], extra);
     return { alert, endpoint, delivery: only(deliveries) };
   }
@@ -226,7 +242,7 @@ describe('alert delivery', () => {
 
       const done = await untilStatus(delivery, 'succeeded');
       expect(done.attempts).toBe(3);
-      expect(done.lastError).toBe('HTTP 500: upstream exploded');
+      expect(done.lastError).toBe('HTTP 500 Internal Server Error');
       expect(hook.received).toHaveLength(3);
       const ids = new Set(hook.received.map((request) => request.headers['webhook-id']));
       expect([...ids]).toEqual([delivery.messageId]);
@@ -256,13 +272,13 @@ describe('alert delivery', () => {
       outbox.start();
 
       const failed = await untilStatus(delivery, 'failed');
-      expect(failed).toMatchObject({ attempts: 3, lastError: 'HTTP 503: maintenance' });
+      expect(failed).toMatchObject({ attempts: 3, lastError: 'HTTP 503 Service Unavailable' });
       expect(hook.received).toHaveLength(3);
       const disabled = await waitFor(async () => {
         const current = await endpoints.get(alert.tenantId, endpoint.id);
         return current.disabled ? current : undefined;
       }, 'the endpoint to be disabled');
-      expect(disabled.disabledReason).toBe('deliveries kept failing: HTTP 503: maintenance');
+      expect(disabled.disabledReason).toBe('deliveries kept failing: HTTP 503 Service Unavailable');
       expect(failed.lastError).not.toContain(endpoint.secret);
       expect(await counter(metrics.deliveries, { channel: 'webhook', outcome: 'retry' })).toBe(2);
       expect(await counter(metrics.deliveries, { channel: 'webhook', outcome: 'failed' })).toBe(1);
@@ -275,7 +291,7 @@ describe('alert delivery', () => {
       await outboxWith().outbox.runOnce();
       expect(await deliveryOf(next)).toMatchObject({
         status: 'failed',
-        lastError: `webhook endpoint ${endpoint.id} is disabled: deliveries kept failing: HTTP 503: maintenance`,
+        lastError: `webhook endpoint ${endpoint.id} is disabled: deliveries kept failing: HTTP 503 Service Unavailable`,
       });
       expect(hook.received).toHaveLength(3);
     });
@@ -286,7 +302,7 @@ describe('alert delivery', () => {
       );
       const { delivery } = await seedWebhook(`${hook.origin}/moved`);
       await outboxWith().outbox.runOnce();
-      expect(await deliveryOf(delivery)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 307' });
+      expect(await deliveryOf(delivery)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 307 Temporary Redirect' });
       expect(hook.received.map((request) => request.path)).toEqual(['/moved']);
     });
 
@@ -305,6 +321,55 @@ describe('alert delivery', () => {
       const wait = Date.parse(after.nextAttemptAt) - before;
       expect(wait).toBeGreaterThanOrEqual(500);
       expect(wait).toBeLessThan(1_000 + 2_000);
+    });
+
+    it("records the status and its standard reason, never the receiver's body", async () => {
+      const hook = await receiver(async () => ({ status: 500, body: 'SECRET-INTERNAL-BODY: db password is hunter2' }));
+      const { delivery } = await seedWebhook(`${hook.origin}/internal`);
+      await outboxWith().outbox.runOnce();
+      const after = await deliveryOf(delivery);
+      expect(after).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 500 Internal Server Error' });
+      expect(JSON.stringify(after)).not.toContain('SECRET-INTERNAL-BODY');
+      expect(hook.received).toHaveLength(1);
+    });
+
+    it('refuses at connect time an IP literal the policy does not allow, sending nothing', async () => {
+      const hook = await receiver(async () => ({ status: 204 }));
+      // Registered while loopback was allowed; the operator has since removed it from the allow list.
+      const { delivery } = await seedWebhook(`${hook.origin}/hooks`);
+      await outboxWith({}, { networkPolicy: STRICT_POLICY }).outbox.runOnce();
+      expect(await deliveryOf(delivery)).toMatchObject({ status: 'pending', attempts: 1, lastError: 'address 127.0.0.1 is not allowed (loopback)' });
+      expect(hook.received).toHaveLength(0);
+    });
+
+    it('refuses at connect time a name that resolves inward, sending nothing', async () => {
+      const hook = await receiver(async () => ({ status: 204 }));
+      const port = new URL(hook.origin).port;
+      const { delivery } = await seedWebhook(`http://localhost:${port}/hooks`, {}, buildNetworkPolicy({ allowNetworks: ['127.0.0.0/8', '::1/128'] }));
+      await outboxWith({}, { networkPolicy: STRICT_POLICY }).outbox.runOnce();
+      const after = await deliveryOf(delivery);
+      expect(after.status).toBe('pending');
+      expect(after.lastError).toMatch(/^localhost resolves to (127\.0\.0\.1|::1), which is not allowed \(loopback\)$/);
+      expect(hook.received).toHaveLength(0);
+    });
+
+    it('refuses a name that rebinds inward after registration, and reaches it through the same lookup when allowed', async () => {
+      const hook = await receiver(async () => ({ status: 204 }));
+      const url = `http://hooks.rebind.test:${new URL(hook.origin).port}/hooks`;
+      const strict = buildNetworkPolicy({ allowNetworks: [], resolve: rebinding() });
+      // The first answer (at registration) is public, so the endpoint is accepted.
+      const { delivery } = await seedWebhook(url, {}, strict);
+      await outboxWith({}, { networkPolicy: strict }).outbox.runOnce();
+      const refused = await deliveryOf(delivery);
+      expect(refused).toMatchObject({ status: 'pending', lastError: 'hooks.rebind.test resolves to 127.0.0.1, which is not allowed (loopback)' });
+      expect(hook.received).toHaveLength(0);
+      await alertStore.updateDeliveries([{ ...refused, status: 'cancelled' }]);
+
+      const allowed = buildNetworkPolicy({ allowNetworks: ['127.0.0.0/8'], resolve: rebinding() });
+      const second = await seedWebhook(url, {}, allowed);
+      await outboxWith({}, { networkPolicy: allowed }).outbox.runOnce();
+      expect(await deliveryOf(second.delivery)).toMatchObject({ status: 'succeeded' });
+      expect(hook.received.map((request) => request.headers.host)).toEqual([`hooks.rebind.test:${new URL(hook.origin).port}`]);
     });
 
     it('fails a delivery to a removed endpoint without sending', async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cloudEvent, expectStatus } from './support/fixtures.js';
 import { waitFor } from './support/process.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/receivers.js';
-import { startTestService, uniqueDatabase, type TestService } from './support/service.js';
+import { LOOPBACK_RECEIVERS, startTestService, uniqueDatabase, type TestService } from './support/service.js';
 
 const BROKERS = process.env.METERLINE_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092';
 
@@ -29,8 +29,8 @@ describe('the alerts role on its own', () => {
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
-    pipeline = await startTestService({ database, env: { ...kafka, METERLINE_ROLES: 'api,aggregator,rater', METERLINE_RATER_INTERVAL: '200ms' } });
-    alerts = await startTestService({ database, env: { ...kafka, METERLINE_ROLES: 'alerts', METERLINE_ALERTS_INTERVAL: '200ms' } });
+    pipeline = await startTestService({ database, env: { ...kafka, ...LOOPBACK_RECEIVERS, METERLINE_ROLES: 'api,aggregator,rater', METERLINE_RATER_INTERVAL: '200ms' } });
+    alerts = await startTestService({ database, env: { ...kafka, ...LOOPBACK_RECEIVERS, METERLINE_ROLES: 'alerts', METERLINE_ALERTS_INTERVAL: '200ms' } });
     const key = pipeline.operatorKey;
     const post = (path: string, body: unknown) => expectStatus(pipeline.request('POST', path, { key, body }), 201);
     await post('/v1/meters', { key: 'calls', name: 'Calls', eventType: 'api.call', aggregation: 'COUNT' });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cloudEvent, createTenant, expectStatus } from './support/fixtures.js';
 import { waitFor } from './support/process.js';
 import { startSmtpCatcher, startWebhookReceiver, verifySignature, type SmtpCatcher, type WebhookReceiver } from './support/receivers.js';
-import { startTestService, type TestService } from './support/service.js';
+import { LOOPBACK_RECEIVERS, startTestService, type TestService } from './support/service.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -13,7 +13,7 @@ describe('alert rules and webhook endpoints', () => {
   let otherAdmin: string;
 
   beforeAll(async () => {
-    svc = await startTestService();
+    svc = await startTestService({ env: LOOPBACK_RECEIVERS });
     admin = await createTenant(svc, 'rules-a');
     otherAdmin = await createTenant(svc, 'rules-b');
     const post = (path: string, body: unknown) => expectStatus(svc.request('POST', path, { key: admin, body }), 201);
@@ -132,6 +132,7 @@ describe('spend thresholds end to end: email and signed webhooks', () => {
     receiver = await startWebhookReceiver();
     svc = await startTestService({
       env: {
+        ...LOOPBACK_RECEIVERS,
         METERLINE_RATER_INTERVAL: '100ms',
         METERLINE_ALERTS_INTERVAL: '200ms',
         SMTP_HOST: '127.0.0.1',
@@ -241,6 +242,28 @@ describe('spend thresholds end to end: email and signed webhooks', () => {
     const acmeAlert = (await expectStatus(svc.request('GET', '/v1/alerts?state=firing', { key: admin }), 200)).body.data[0] as { id: string };
     await expectStatus(svc.request('POST', `/v1/alerts/${acmeAlert.id}/ack`, { key: globexKey }), 403);
   });
+
+  it('shows a customer-bound read key that its alerts were delivered, not where to nor why a delivery failed', async () => {
+    const acmeKey = (await expectStatus(svc.request('POST', '/v1/api-keys', { key: admin, body: { scope: 'read', customerId: 'acme' } }), 201)).body.key as string;
+    type Shown = { id: string; deliveries: Array<Record<string, unknown>> };
+    const byAdmin = (await expectStatus(svc.request('GET', '/v1/alerts?customerId=acme', { key: admin }), 200)).body.data as Shown[];
+    const byPortal = (await expectStatus(svc.request('GET', '/v1/alerts', { key: acmeKey }), 200)).body.data as Shown[];
+    expect(byPortal.map((alert) => alert.id)).toEqual(byAdmin.map((alert) => alert.id));
+    const adminDeliveries = byAdmin.flatMap((alert) => alert.deliveries);
+    expect(adminDeliveries.some((delivery) => typeof delivery.target === 'string' && String(delivery.target).startsWith('we_'))).toBe(true);
+    const portalDeliveries = byPortal.flatMap((alert) => alert.deliveries);
+    expect(portalDeliveries).toHaveLength(adminDeliveries.length);
+    for (const delivery of portalDeliveries) {
+      expect(Object.keys(delivery)).not.toContain('target');
+      expect(Object.keys(delivery)).not.toContain('lastError');
+      expect(delivery).toMatchObject({ channel: expect.any(String), status: expect.any(String) });
+    }
+    const firing = byPortal.find((alert) => alert.deliveries.length > 0);
+    if (!firing) throw new Error('no alert with deliveries');
+    const acked = await svc.request('POST', `/v1/alerts/${firing.id}/ack`, { key: acmeKey });
+    expect([200, 409]).toContain(acked.status);
+    if (acked.status === 200) expect(JSON.stringify(acked.body)).not.toMatch(/"target"|we_/);
+  });
 });
 
 /** The period of every customer here started at least 9 days ago, so a week of history sits inside it. */
@@ -252,7 +275,7 @@ describe('cost spikes on a week of history', () => {
   let svc: TestService;
   let receiver: WebhookReceiver;
   let admin: string;
-  const env = { METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' };
+  const env = { ...LOOPBACK_RECEIVERS, METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' };
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
@@ -347,7 +370,7 @@ describe('usage thresholds, spend of one meter, and a forecast that rises and fa
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
-    svc = await startTestService({ env: { METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' } });
+    svc = await startTestService({ env: { ...LOOPBACK_RECEIVERS, METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' } });
     admin = await createTenant(svc, 'kinds');
     const post = (path: string, body: unknown) => expectStatus(svc.request('POST', path, { key: admin, body }), 201);
     await post('/v1/meters', { key: 'calls', name: 'Calls', eventType: 'api.call', aggregation: 'COUNT' });

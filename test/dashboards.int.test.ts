@@ -29,7 +29,7 @@ import { waitFor } from './support/process.js';
 import { isExported, metricFamilies, metricNamesInPromQL, metricNamesInVariableQuery } from './support/prometheus.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/receivers.js';
 import { startScrapedService, type ScrapedService } from './support/scrape.js';
-import { startTestService, type TestService } from './support/service.js';
+import { LOOPBACK_RECEIVERS, startTestService, type TestService } from './support/service.js';
 
 /**
  * The provisioned Grafana dashboards, checked against the real service: every ClickHouse
@@ -334,6 +334,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
     // quick attempts per delivery, so a refusing endpoint is given up on within the setup.
     svc = await startTestService({
       env: {
+        ...LOOPBACK_RECEIVERS,
         METERLINE_ROLES: 'api,aggregator,alerts',
         METERLINE_ALERTS_INTERVAL: '100ms',
         METERLINE_DELIVERY_MAX_ATTEMPTS: '3',
@@ -806,11 +807,11 @@ describe('ClickHouse panels and variables on the real engine', () => {
       const shown = rows.map((row) => [row.customer, row.status, row.channel, row.target, Number(row.attempts), row.last_error]);
       expect(shown.sort()).toEqual(
         [
-          ['acme', 'failed', 'webhook', endpoint.refusing, 3, `HTTP 500: ${REFUSAL}`],
+          ['acme', 'failed', 'webhook', endpoint.refusing, 3, 'HTTP 500 Internal Server Error'],
           // Beta has no endpoint: nowhere to send, given up at once.
           ['beta', 'failed', 'webhook', '', 0, 'no enabled webhook endpoint for this customer'],
           ['beta', 'failed', 'webhook', '', 0, 'no enabled webhook endpoint for this customer'],
-          ['gamma', 'pending', 'webhook', endpoint.stalling, 2, `HTTP 500: ${REFUSAL}`],
+          ['gamma', 'pending', 'webhook', endpoint.stalling, 2, 'HTTP 500 Internal Server Error'],
         ].sort(),
       );
       expect(shown.map((row) => row[3])).not.toContain(endpoint.ok);

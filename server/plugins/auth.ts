@@ -40,8 +40,9 @@ export const authPlugin = fp<{ catalog: Pick<Catalog, 'authenticate'> }>(
       if (!scopes && !operatorOnly) return;
       const key = presentedKey(request);
       if (!key) throw new UnauthorizedError('an API key is required: Authorization: Bearer <key>');
-      const principal = await catalog.authenticate(key);
-      if (!principal) throw new UnauthorizedError('the API key is not valid');
+      const authentication = await catalog.authenticate(key);
+      if ('refused' in authentication) throw new UnauthorizedError(authentication.refused);
+      const { principal } = authentication;
       if (operatorOnly && !principal.operator) throw new ForbiddenError('only the operator key may do this');
       if (scopes && !scopes.includes(principal.scope)) {
         throw new ForbiddenError(`a ${principal.scope} key may not do this; it needs one of: ${scopes.join(', ')}`);

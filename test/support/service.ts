@@ -18,6 +18,9 @@ export function uniqueDatabase(): string {
   return `t_${randomBytes(6).toString('hex')}`;
 }
 
+/** The webhook receivers of the tests listen on loopback, which the service refuses unless allowed. */
+export const LOOPBACK_RECEIVERS: Readonly<Record<string, string>> = { METERLINE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8' };
+
 export interface TestService {
   readonly url: string;
   readonly operatorKey: string;
@@ -48,6 +51,7 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   readonly now?: () => number;
   readonly wrapStore?: (store: Store) => Store;
+  readonly keyUseFlushMs?: number;
 }
 
 /** Starts the real service on the real engine, listening on a free loopback port. */
@@ -65,6 +69,7 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
   const service = await startService(config, log, {
     ...(options.now ? { now: options.now } : {}),
     ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}),
+    ...(options.keyUseFlushMs !== undefined ? { keyUseFlushMs: options.keyUseFlushMs } : {}),
   });
   await service.app.listen({ port: 0, host: '127.0.0.1' });
   const address = service.app.server.address();

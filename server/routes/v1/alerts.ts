@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { customerId } from '../../../catalog/index.js';
+import { customerId, type Principal } from '../../../catalog/index.js';
 import {
   alertRuleInput,
   alertRulePatch,
@@ -11,6 +11,7 @@ import {
   webhookEndpointView,
   type AlertActions,
   type AlertRules,
+  type AlertView,
   type WebhookEndpoints,
 } from '../../../alerts/index.js';
 import { ForbiddenError, InvalidRequestError } from '../../../platform/errors.js';
@@ -28,11 +29,11 @@ const deliveryView = z.object({
   messageId: z.string(),
   messageType: z.enum(['alert.fired', 'alert.resolved']),
   channel: z.enum(['email', 'webhook']),
-  target: z.string(),
+  target: z.string().optional().describe('The endpoint id or email addresses; not shown to a customer-bound read key.'),
   status: z.enum(['pending', 'succeeded', 'failed', 'cancelled']),
   attempts: z.number(),
   nextAttemptAt: z.string(),
-  lastError: z.string().optional(),
+  lastError: z.string().optional().describe('Why the last attempt failed; not shown to a customer-bound read key.'),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -51,6 +52,16 @@ const alertView = z.object({
   acknowledgedBy: z.string().optional(),
   deliveries: z.array(deliveryView),
 });
+
+/**
+ * What a caller may see of an alert. A key bound to one customer (a portal) sees that deliveries
+ * were made, not where to (the tenant's endpoint ids and addresses) nor why they failed (which may
+ * describe the tenant's own systems).
+ */
+function visibleTo(principal: Principal, alert: AlertView): z.infer<typeof alertView> {
+  if (principal.customerId === undefined) return alert;
+  return { ...alert, deliveries: alert.deliveries.map(({ target: _target, lastError: _lastError, ...delivery }) => delivery) };
+}
 
 /** Alert rules, webhook endpoints and the alerts themselves. */
 export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: WebhookEndpoints; alerts: AlertActions }> = async (
@@ -238,7 +249,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
       const to = clamp(query.to ? (parseRfc3339(query.to) as Date) : new Date(STORE_MAX_TIME));
       if (from.getTime() >= to.getTime()) throw new InvalidRequestError('from must be before to', 'from');
       const list = await alerts.list(principal.tenantId, { ...(customer !== undefined ? { customerId: customer } : {}), from, to, limit: query.limit, ...(query.state ? { state: query.state } : {}) });
-      return { data: list };
+      return { data: list.map((alert) => visibleTo(principal, alert)) };
     },
   );
 
@@ -257,7 +268,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
       const principal = principalOf(request);
       const alert = await alerts.get(principal.tenantId, request.params.id);
       if (principal.customerId !== undefined && principal.customerId !== alert.customerId) throw new ForbiddenError('this key reads another customer');
-      return alerts.acknowledge(principal.tenantId, request.params.id, principal.keyId);
+      return visibleTo(principal, await alerts.acknowledge(principal.tenantId, request.params.id, principal.keyId));
     },
   );
 };

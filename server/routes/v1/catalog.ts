@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
   apiKeyInput,
   apiKeyIssued,
+  apiKeyView,
   customerId,
   customerInput,
   customerView,
@@ -94,5 +95,35 @@ export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog }> = async 
       },
     },
     async (request, reply) => reply.status(201).send(await catalog.createApiKey(principalOf(request).tenantId, request.body)),
+  );
+
+  app.get(
+    '/v1/api-keys',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['catalog'],
+        summary: "The tenant's API keys (never their secrets): scope, customer, created, last used, expiry and revocation",
+        response: { 200: z.object({ data: z.array(apiKeyView) }), ...errorResponses },
+      },
+    },
+    async (request) => ({ data: await catalog.listApiKeys(principalOf(request).tenantId) }),
+  );
+
+  app.delete(
+    '/v1/api-keys/:id',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['catalog'],
+        summary: 'Revoke an API key: 401 at once in this process, in others within METERLINE_CATALOG_CACHE_TTL',
+        params: z.object({ id: z.string().min(1).max(64) }),
+        response: { 204: z.null(), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      await catalog.revokeApiKey(principalOf(request).tenantId, request.params.id);
+      return reply.status(204).send(null);
+    },
   );
 };
