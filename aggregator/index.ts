@@ -7,6 +7,7 @@ export {
   averageOf,
   meterUsageStatement,
   meterTotalsStatements,
+  windowCount,
   WINDOW_SIZES,
   type WindowSize,
   type MeterQuery,
@@ -14,6 +15,7 @@ export {
   type MeterTotal,
   type UsageMeter,
   type Statement,
+  type UsageLimits,
 } from './usage.js';
 export { buildEventSink, type EventSink, type BatchPlan } from './event-sink.js';
 export { buildKafkaAggregator, backoffDelay, nextOffset, type KafkaAggregatorDeps } from './kafka-aggregator.js';

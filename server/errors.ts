@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../platform/errors.js';
 import { EventLogUnavailableError } from '../platform/event-log.js';
+import { LimitExceededError, QueryTimeoutError, TooManyQueriesError } from '../platform/limits.js';
 import { StoreUnavailableError } from '../platform/store.js';
 import { UnparseableBodyError } from '../ingest/index.js';
 import { UnauthorizedError } from './plugins/auth.js';
@@ -29,6 +30,16 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof ConflictError) return reply.status(409).send(body('conflict', error.message));
   if (error instanceof InvalidRequestError) {
     return reply.status(400).send(body('invalid_request', error.message, [{ path: error.path, message: error.message }]));
+  }
+  if (error instanceof LimitExceededError) {
+    return reply.status(422).send(body('limit_exceeded', error.message, [{ path: error.path, message: error.message }]));
+  }
+  if (error instanceof TooManyQueriesError) {
+    return reply.status(429).header('retry-after', String(error.retryAfterSeconds)).send(body('too_many_queries', error.message));
+  }
+  if (error instanceof QueryTimeoutError) {
+    request.log.warn({ err: error, route: request.routeOptions.url }, 'query timed out');
+    return reply.status(504).send(body('query_timeout', error.message));
   }
   if (error instanceof UnparseableBodyError) return reply.status(400).send(body('unparseable_body', error.message));
   if (error instanceof EventLogUnavailableError || error instanceof StoreUnavailableError) {

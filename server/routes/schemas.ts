@@ -16,3 +16,11 @@ export const errorResponses = {
   404: errorBody,
   409: errorBody,
 } as const;
+
+/** The further answers of a heavy query route: a limit passed (422), no slot free (429), the query timeout (504). */
+export const queryErrorResponses = {
+  ...errorResponses,
+  422: errorBody,
+  429: errorBody,
+  504: errorBody,
+} as const;

@@ -13,9 +13,12 @@ import {
   type WebhookEndpoints,
 } from '../../../alerts/index.js';
 import { ForbiddenError, InvalidRequestError } from '../../../platform/errors.js';
+import { limitsFor } from '../../../platform/limits.js';
 import { parseRfc3339 } from '../../../platform/time.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
-import { errorResponses } from '../schemas.js';
+import type { QueryLimits } from '../heavy.js';
+import { nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
+import { errorResponses, queryErrorResponses } from '../schemas.js';
 
 const ruleId = z.string().regex(/^rule_[0-9a-f]{16}$/, 'a rule id such as rule_0123456789abcdef');
 const instant = z.string().refine((text) => parseRfc3339(text) !== undefined, 'an RFC 3339 date-time with an offset');
@@ -52,10 +55,12 @@ const alertView = z.object({
 });
 
 /** Alert rules, webhook endpoints and the alerts themselves. */
-export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: WebhookEndpoints; alerts: AlertActions }> = async (
-  app,
-  { rules, endpoints, alerts },
-) => {
+export const alertRoutes: FastifyPluginAsyncZod<{
+  rules: AlertRules;
+  endpoints: WebhookEndpoints;
+  alerts: AlertActions;
+  limits: QueryLimits;
+}> = async (app, { rules, endpoints, alerts, limits }) => {
   app.post(
     '/v1/alert-rules',
     {
@@ -79,15 +84,18 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
       config: { scopes: ['admin'] },
       schema: {
         tags: ['alerts'],
-        summary: "The tenant's alert rules; with customerId, the rules that apply to that customer",
-        querystring: z.object({ customerId: customerId.optional() }),
-        response: { 200: z.object({ data: z.array(alertRuleView) }), ...errorResponses },
+        summary: "The tenant's alert rules by id, a page at a time; with customerId, the rules that apply to that customer",
+        querystring: pageQuery.extend({ customerId: customerId.optional() }),
+        response: { 200: z.object({ data: z.array(alertRuleView), next: nextCursor }), ...queryErrorResponses },
       },
     },
     async (request) => {
-      const all = await rules.list(principalOf(request).tenantId);
+      const { tenantId } = principalOf(request);
+      const size = pageSize(request.query.limit, limitsFor(limits.config, tenantId).maxRows);
+      const all = await rules.list(tenantId);
       const wanted = request.query.customerId;
-      return { data: wanted === undefined ? all : all.filter((rule) => rule.customerId === undefined || rule.customerId === wanted) };
+      const matching = wanted === undefined ? all : all.filter((rule) => rule.customerId === undefined || rule.customerId === wanted);
+      return paginate(matching, (rule) => rule.id, size, request.query.cursor);
     },
   );
 
@@ -174,11 +182,17 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
       config: { scopes: ['admin'] },
       schema: {
         tags: ['alerts'],
-        summary: 'Webhook endpoints, with whether each is disabled and why',
-        response: { 200: z.object({ data: z.array(webhookEndpointView) }), ...errorResponses },
+        summary: 'Webhook endpoints by id, a page at a time, with whether each is disabled and why',
+        querystring: pageQuery,
+        response: { 200: z.object({ data: z.array(webhookEndpointView), next: nextCursor }), ...queryErrorResponses },
       },
     },
-    async (request) => ({ data: (await endpoints.list(principalOf(request).tenantId)).map(endpointView) }),
+    async (request) => {
+      const { tenantId } = principalOf(request);
+      const size = pageSize(request.query.limit, limitsFor(limits.config, tenantId).maxRows);
+      const page = paginate(await endpoints.list(tenantId), (endpoint) => endpoint.id, size, request.query.cursor);
+      return { data: page.data.map(endpointView), next: page.next };
+    },
   );
 
   app.patch(
