@@ -155,6 +155,8 @@ describe('answer limits, through HTTP', () => {
     await expectStatus(svc.request('GET', '/v1/customers?limit=5', { key }), 200);
     expectLimit(await svc.request('GET', '/v1/customers?limit=6', { key }), 422, 'maxRows', 'querystring.limit');
     await expectStatus(svc.request('GET', '/v1/meters?limit=50', { key: roomy }), 200);
+    await expectStatus(svc.request('GET', '/v1/alerts?limit=5', { key }), 200);
+    expectLimit(await svc.request('GET', '/v1/alerts?limit=6', { key }), 422, 'maxRows', 'querystring.limit');
     const bad = await expectStatus(svc.request('GET', '/v1/meters?cursor=not-ours', { key }), 400);
     expect(bad.body.error.details).toEqual([{ path: 'querystring.cursor', message: expect.stringContaining('cursor') }]);
     const zero = await expectStatus(svc.request('GET', '/v1/plans?limit=0', { key }), 400);

@@ -237,12 +237,13 @@ export const alertRoutes: FastifyPluginAsyncZod<{
           to: instant.optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
-        response: { 200: z.object({ data: z.array(alertView) }), ...errorResponses },
+        response: { 200: z.object({ data: z.array(alertView) }), ...queryErrorResponses },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       const query = request.query;
+      pageSize(query.limit, limitsFor(limits.config, principal.tenantId).maxRows);
       const customer = principal.customerId ?? query.customerId;
       if (principal.customerId !== undefined && query.customerId !== undefined) assertCustomerVisible(principal, query.customerId);
       // Clamped to what the store's DateTime64 holds; a filter wider than that selects the same rows.
