@@ -18,7 +18,7 @@ import { parseRfc3339 } from '../../../platform/time.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
 import type { QueryLimits } from '../heavy.js';
 import { nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
-import { errorResponses, queryErrorResponses } from '../schemas.js';
+import { errorResponses, limitErrorResponses } from '../schemas.js';
 
 const ruleId = z.string().regex(/^rule_[0-9a-f]{16}$/, 'a rule id such as rule_0123456789abcdef');
 const instant = z.string().refine((text) => parseRfc3339(text) !== undefined, 'an RFC 3339 date-time with an offset');
@@ -86,7 +86,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{
         tags: ['alerts'],
         summary: "The tenant's alert rules by id, a page at a time; with customerId, the rules that apply to that customer",
         querystring: pageQuery.extend({ customerId: customerId.optional() }),
-        response: { 200: z.object({ data: z.array(alertRuleView), next: nextCursor }), ...queryErrorResponses },
+        response: { 200: z.object({ data: z.array(alertRuleView), next: nextCursor }), ...limitErrorResponses },
       },
     },
     async (request) => {
@@ -184,7 +184,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{
         tags: ['alerts'],
         summary: 'Webhook endpoints by id, a page at a time, with whether each is disabled and why',
         querystring: pageQuery,
-        response: { 200: z.object({ data: z.array(webhookEndpointView), next: nextCursor }), ...queryErrorResponses },
+        response: { 200: z.object({ data: z.array(webhookEndpointView), next: nextCursor }), ...limitErrorResponses },
       },
     },
     async (request) => {
@@ -237,7 +237,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{
           to: instant.optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
-        response: { 200: z.object({ data: z.array(alertView) }), ...queryErrorResponses },
+        response: { 200: z.object({ data: z.array(alertView) }), ...limitErrorResponses },
       },
     },
     async (request) => {

@@ -15,7 +15,7 @@ import { limitsFor } from '../../../platform/limits.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
 import type { QueryLimits } from '../heavy.js';
 import { decodeCursor, encodeCursor, nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
-import { errorResponses, queryErrorResponses } from '../schemas.js';
+import { errorResponses, limitErrorResponses } from '../schemas.js';
 
 /** Tenants, meters, customers and API keys. */
 export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog; limits: QueryLimits }> = async (app, { catalog, limits }) => {
@@ -44,7 +44,7 @@ export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog; limits: Qu
         tags: ['catalog'],
         summary: "Define a meter (422 past the tenant's meters limit)",
         body: meterInput,
-        response: { 201: meterView, ...queryErrorResponses },
+        response: { 201: meterView, ...limitErrorResponses },
       },
     },
     async (request, reply) => {
@@ -61,7 +61,7 @@ export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog; limits: Qu
         tags: ['catalog'],
         summary: 'List meters by key, a page at a time',
         querystring: pageQuery,
-        response: { 200: z.object({ data: z.array(meterView), next: nextCursor }), ...queryErrorResponses },
+        response: { 200: z.object({ data: z.array(meterView), next: nextCursor }), ...limitErrorResponses },
       },
     },
     async (request) => {
@@ -97,7 +97,7 @@ export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog; limits: Qu
         tags: ['catalog'],
         summary: 'List customers by id, a page at a time',
         querystring: pageQuery,
-        response: { 200: z.object({ data: z.array(customerView), next: nextCursor }), ...queryErrorResponses },
+        response: { 200: z.object({ data: z.array(customerView), next: nextCursor }), ...limitErrorResponses },
       },
     },
     async (request) => {

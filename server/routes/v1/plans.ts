@@ -16,7 +16,7 @@ import { limitsFor } from '../../../platform/limits.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
 import { heavyRead, type QueryLimits } from '../heavy.js';
 import { nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
-import { errorResponses, queryErrorResponses } from '../schemas.js';
+import { errorResponses, limitErrorResponses, queryErrorResponses } from '../schemas.js';
 
 /** Plans (versioned, effective-dated) and customer contracts (versioned, audited). */
 export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges: ChargesService; limits: QueryLimits }> = async (
@@ -48,7 +48,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
         tags: ['pricing'],
         summary: 'The newest version of every plan, by key, a page at a time',
         querystring: pageQuery,
-        response: { 200: z.object({ data: z.array(planVersionView), next: nextCursor }), ...queryErrorResponses },
+        response: { 200: z.object({ data: z.array(planVersionView), next: nextCursor }), ...limitErrorResponses },
       },
     },
     async (request) => {
