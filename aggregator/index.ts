@@ -8,6 +8,7 @@ export {
   WIDE_SUM,
   meterUsageStatement,
   meterTotalsStatements,
+  windowCount,
   WINDOW_SIZES,
   type WindowSize,
   type MeterQuery,
@@ -15,6 +16,7 @@ export {
   type MeterTotal,
   type UsageMeter,
   type Statement,
+  type UsageLimits,
 } from './usage.js';
 export { buildEventSink, type EventSink, type BatchPlan } from './event-sink.js';
 export { buildKafkaAggregator, backoffDelay, nextOffset, type KafkaAggregatorDeps } from './kafka-aggregator.js';

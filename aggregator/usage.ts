@@ -2,7 +2,8 @@ import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import type { Aggregation } from '../catalog/index.js';
 import { InvalidRequestError } from '../platform/errors.js';
-import { selectRows, settingsClause, type Store } from '../platform/store.js';
+import { LimitExceededError } from '../platform/limits.js';
+import { selectRows, settingsClause, timeoutSettings, type StatementSettings, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
 
 export const WINDOW_SIZES = ['MINUTE', 'HOUR', 'DAY', 'MONTH'] as const;
@@ -50,7 +51,37 @@ const VALUE_COLUMNS = `toString(${WIDE_SUM}) AS v_sum, toString(count()) AS v_co
  * primary key prunes every part (a period with no events) the engine reports that no projection
  * was used, and an empty period is not an error.
  */
-const PROJECTION_ONLY = settingsClause({ optimize_use_projections: 1 });
+const PROJECTION_SETTINGS: StatementSettings = { optimize_use_projections: 1 };
+
+/** A usage statement's SETTINGS clause: the projection, and the engine-side timeout when one is given. */
+function usageSettings(timeoutMs: number | undefined): string {
+  return settingsClause({ ...PROJECTION_SETTINGS, ...(timeoutMs !== undefined ? timeoutSettings(timeoutMs) : {}) });
+}
+
+/** A LIMIT clause from a config-validated count, never request text. */
+function limitClause(rows: number | undefined): string {
+  if (rows === undefined) return '';
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`not a row limit: ${rows}`);
+  return `LIMIT ${rows}`;
+}
+
+/**
+ * Bounds on one usage answer. Rows and groups are read one past the limit, so an answer past it
+ * is refused (422) without the engine ever sending, or this process parsing, all of it.
+ */
+export interface UsageLimits {
+  readonly maxRows: number;
+  readonly maxGroups: number;
+  readonly maxWindows: number;
+  /** The engine stops the statement past this; the caller gets a QueryTimeoutError. */
+  readonly timeoutMs?: number;
+}
+
+/** Statement options: how many rows to read at most, and the engine-side timeout. */
+export interface StatementOptions {
+  readonly rowLimit?: number;
+  readonly timeoutMs?: number;
+}
 
 interface ValueColumns {
   v_sum: string;
@@ -117,13 +148,25 @@ function assertWholeMinute(name: string, instant: Date): void {
   }
 }
 
+/**
+ * How many windows of `size` in `timeZone` the half-open [from, to) touches: the first one starts
+ * at or before from, as the engine's window starts do.
+ */
+export function windowCount(from: Date, to: Date, size: WindowSize, timeZone: string): number {
+  if (to.getTime() <= from.getTime()) return 0;
+  const unit = LUXON_UNIT[size];
+  const start = DateTime.fromJSDate(from, { zone: timeZone }).startOf(unit);
+  const end = DateTime.fromJSDate(to, { zone: timeZone });
+  return Math.ceil(end.diff(start, unit).as(unit));
+}
+
 export interface Statement {
   readonly sql: string;
   readonly params: Record<string, unknown>;
 }
 
 /** The SELECT behind queryMeterUsage; exported so its plan can be checked. */
-export function meterUsageStatement(store: Store, query: MeterQuery): Statement {
+export function meterUsageStatement(store: Store, query: MeterQuery, options: StatementOptions = {}): Statement {
   const { meter, from, to } = query;
   assertWholeMinute('from', from);
   assertWholeMinute('to', to);
@@ -165,15 +208,58 @@ export function meterUsageStatement(store: Store, query: MeterQuery): Statement 
     FROM ${store.table('events')}
     WHERE ${where}
     ${groupKeys.length > 0 ? `GROUP BY ${groupKeys.join(', ')} ORDER BY ${groupKeys.join(', ')}` : ''}
-    ${PROJECTION_ONLY}`;
+    ${limitClause(options.rowLimit)}
+    ${usageSettings(options.timeoutMs)}`;
   return { sql, params };
 }
 
+/** Refuses, before any engine work, a windowed query that spans more windows than allowed. */
+function assertWindows(query: MeterQuery, maxWindows: number): void {
+  if (!query.windowSize) return;
+  const count = windowCount(query.from, query.to, query.windowSize, query.windowTimeZone);
+  if (count > maxWindows) {
+    throw new LimitExceededError(
+      'maxWindows',
+      maxWindows,
+      `from/to span ${count} ${query.windowSize} windows; ask for a shorter from/to or a larger windowSize`,
+      'windowSize',
+    );
+  }
+}
+
 /** Usage of one meter, in windows or as one total per group; only windows with events appear. */
-export async function queryMeterUsage(store: Store, query: MeterQuery): Promise<UsageRow[]> {
+export async function queryMeterUsage(store: Store, query: MeterQuery, limits?: UsageLimits): Promise<UsageRow[]> {
   const { from, to, meter } = query;
-  const { sql, params } = meterUsageStatement(store, query);
-  const rows = await selectRows<ValueColumns & Record<string, unknown>>(store, sql, params);
+  if (limits) assertWindows(query, limits.maxWindows);
+  const { sql, params } = meterUsageStatement(store, query, {
+    ...(limits ? { rowLimit: limits.maxRows + 1 } : {}),
+    ...(limits?.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
+  });
+  const rows = await selectRows<ValueColumns & Record<string, unknown>>(
+    store,
+    sql,
+    params,
+    limits?.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {},
+  );
+  if (limits) {
+    if (rows.length > limits.maxRows) {
+      throw new LimitExceededError(
+        'maxRows',
+        limits.maxRows,
+        `the answer has more than ${limits.maxRows} rows; ask for a shorter from/to, a larger windowSize or fewer groupBy dimensions`,
+        'from',
+      );
+    }
+    const groups = new Set(rows.map((row) => JSON.stringify([row.subject, ...query.groupBy.map((_dim, index) => row[`dim${index}`])])));
+    if (groups.size > limits.maxGroups) {
+      throw new LimitExceededError(
+        'maxGroups',
+        limits.maxGroups,
+        `the answer splits into more than ${limits.maxGroups} groups; ask for fewer groupBy dimensions or filter by customerId or subject`,
+        'groupBy',
+      );
+    }
+  }
   return rows
     .filter((row) => row.v_count !== '0')
     .map((row) => {
@@ -213,6 +299,7 @@ export function meterTotalsStatements(
   subjects: readonly string[],
   from: Date,
   to: Date,
+  options: { readonly groupLimit?: number; readonly timeoutMs?: number } = {},
 ): [Statement, Statement] {
   const params = { tenantId, meterKeys, subjects, from: toClickHouseTime(from), to: toClickHouseTime(to) };
   const where = `tenant_id = {tenantId:String} AND meter_key IN {meterKeys:Array(String)}
@@ -220,12 +307,13 @@ export function meterTotalsStatements(
     AND toStartOfMinute(time) >= {from:DateTime64(3, 'UTC')} AND toStartOfMinute(time) < {to:DateTime64(3, 'UTC')}`;
   return [
     {
-      sql: `SELECT meter_key, ${VALUE_COLUMNS} FROM ${store.table('events')} WHERE ${where} GROUP BY meter_key ${PROJECTION_ONLY}`,
+      sql: `SELECT meter_key, ${VALUE_COLUMNS} FROM ${store.table('events')} WHERE ${where} GROUP BY meter_key ${usageSettings(options.timeoutMs)}`,
       params,
     },
     {
       sql: `SELECT meter_key, group_by, ${VALUE_COLUMNS} FROM ${store.table('events')} WHERE ${where}
-        AND group_by != '{}' GROUP BY meter_key, group_by ORDER BY meter_key, group_by ${PROJECTION_ONLY}`,
+        AND group_by != '{}' GROUP BY meter_key, group_by ORDER BY meter_key, group_by ${limitClause(options.groupLimit)}
+        ${usageSettings(options.timeoutMs)}`,
       params,
     },
   ];
@@ -239,14 +327,27 @@ export async function queryMeterTotals(
   subjects: readonly string[],
   from: Date,
   to: Date,
+  limits?: Pick<UsageLimits, 'maxGroups' | 'timeoutMs'>,
 ): Promise<MeterTotal[]> {
   if (meters.length === 0) return [];
-  const statements = meterTotalsStatements(store, tenantId, meters.map((meter) => meter.key), subjects, from, to);
+  const timeout = limits?.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {};
+  const statements = meterTotalsStatements(store, tenantId, meters.map((meter) => meter.key), subjects, from, to, {
+    ...(limits ? { groupLimit: limits.maxGroups + 1 } : {}),
+    ...timeout,
+  });
   // The per-group split is asked for only when some meter has dimensions to split by.
   const wanted = meters.some((meter) => Object.keys(meter.groupBy).length > 0) ? statements : statements.slice(0, 1);
   const [totals, groups] = await Promise.all(
-    wanted.map(({ sql, params }) => selectRows<ValueColumns & { meter_key: string; group_by?: string }>(store, sql, params)),
+    wanted.map(({ sql, params }) => selectRows<ValueColumns & { meter_key: string; group_by?: string }>(store, sql, params, timeout)),
   );
+  if (limits && groups !== undefined && groups.length > limits.maxGroups) {
+    throw new LimitExceededError(
+      'maxGroups',
+      limits.maxGroups,
+      `the period's meters split into more than ${limits.maxGroups} groups in all; read them per meter with GET /v1/meters/{key}/query`,
+      'period',
+    );
+  }
   return meters.map((meter) => {
     const total = totals?.find((row) => row.meter_key === meter.key);
     const hasDims = Object.keys(meter.groupBy).length > 0;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../platform/errors.js';
+import { LimitExceededError } from '../platform/limits.js';
 import type { Logger } from '../platform/logger.js';
 import { createSerialQueue } from '../platform/serial.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
@@ -140,6 +141,15 @@ const listCustomersQuery = defineQuery({
   sql: (t) => `SELECT id, name, timezone, currency, billing_anchor_day, subjects, billing_contacts, created_at
     FROM ${t('customers')} FINAL WHERE tenant_id = {tenantId:String} ORDER BY id`,
   params: z.object({ tenantId: z.string() }),
+  row: customerRow,
+});
+
+/** One page of customers in id order, read one past the page so the caller knows whether more follow. */
+const customersPageQuery = defineQuery({
+  name: 'catalog.customersPage',
+  sql: (t) => `SELECT id, name, timezone, currency, billing_anchor_day, subjects, billing_contacts, created_at
+    FROM ${t('customers')} FINAL WHERE tenant_id = {tenantId:String} AND id > {after:String} ORDER BY id LIMIT {limit:UInt32}`,
+  params: z.object({ tenantId: z.string(), after: z.string(), limit: z.number().int().min(1) }),
   row: customerRow,
 });
 
@@ -477,12 +487,16 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
       await flushKeyUse();
     },
 
-    async createMeter(tenantId: string, input: MeterInput): Promise<Meter> {
+    /** Defines a meter; past maxMeters of the tenant's it answers LimitExceededError. */
+    async createMeter(tenantId: string, input: MeterInput, maxMeters = Number.POSITIVE_INFINITY): Promise<Meter> {
       return serially(async () => {
         meterCache.delete(tenantId);
         const existing = await listMeters(tenantId);
         if (existing.some((meter) => meter.key === input.key)) {
           throw new ConflictError(`meter ${input.key} already exists`);
+        }
+        if (existing.length >= maxMeters) {
+          throw new LimitExceededError('maxMeters', maxMeters, `the tenant has ${existing.length} meters, the most it may define`, 'body.key');
         }
         const createdAt = new Date(now());
         await insertRows(store, 'meters', [
@@ -577,6 +591,12 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
           createdAt: createdAt.toISOString(),
         };
       });
+    },
+
+    /** Customers with ids after `after` in id order, at most `limit`, and whether more follow. */
+    async customersPage(tenantId: string, after: string, limit: number): Promise<{ customers: Customer[]; more: boolean }> {
+      const rows = await customersPageQuery(store, { tenantId, after, limit: limit + 1 });
+      return { customers: rows.slice(0, limit).map(toCustomer), more: rows.length > limit };
     },
 
     async listCustomers(tenantId: string): Promise<Customer[]> {

@@ -40,6 +40,13 @@ const DEFAULTS: Config = {
     backoffMaxMs: 3_600_000,
     webhookAllowNetworks: [],
   },
+  limits: {
+    defaults: { maxMeters: 200, maxGroups: 1_000, maxWindows: 10_000, maxRows: 10_000, maxHeavyQueries: 2 },
+    tenants: {},
+    maxHeavyQueries: 2,
+    queryTimeoutMs: 10_000,
+  },
+  readyMaxAgeMs: 30_000,
 };
 
 const DURATION_VARIABLES = [
@@ -429,5 +436,36 @@ describe('alert delivery settings', () => {
       'METERLINE_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8,localhost": comma-separated CIDRs such as 10.0.0.0/8,fd00::/8',
     ]);
     expect(() => loadConfig({ METERLINE_WEBHOOK_ALLOW_NETWORKS: '10.0.0.0/40' })).toThrow(/METERLINE_WEBHOOK_ALLOW_NETWORKS/);
+  });
+});
+
+describe('query limits', () => {
+  it('reads the limit defaults, the heavy-query caps and the query timeout', () => {
+    const config = loadConfig({
+      METERLINE_MAX_METERS: '5',
+      METERLINE_MAX_GROUPS: '6',
+      METERLINE_MAX_WINDOWS: '7',
+      METERLINE_MAX_ROWS: '8',
+      METERLINE_MAX_HEAVY_QUERIES: '3',
+      METERLINE_MAX_HEAVY_QUERIES_PER_TENANT: '1',
+      METERLINE_QUERY_TIMEOUT: '250ms',
+      METERLINE_READY_MAX_AGE: '1m',
+    });
+    expect(config.limits).toEqual({
+      defaults: { maxMeters: 5, maxGroups: 6, maxWindows: 7, maxRows: 8, maxHeavyQueries: 1 },
+      tenants: {},
+      maxHeavyQueries: 3,
+      queryTimeoutMs: 250,
+    });
+    expect(config.readyMaxAgeMs).toBe(60_000);
+    expect(() => loadConfig({ METERLINE_MAX_ROWS: '0' })).toThrow(/METERLINE_MAX_ROWS="0"/);
+  });
+
+  it('reads per-tenant overrides as JSON and names a bad one', () => {
+    const config = loadConfig({ METERLINE_TENANT_LIMITS: '{"acme":{"maxRows":50000,"maxHeavyQueries":4}}' });
+    expect(config.limits.tenants).toEqual({ acme: { maxRows: 50_000, maxHeavyQueries: 4 } });
+    expect(() => loadConfig({ METERLINE_TENANT_LIMITS: '{acme' })).toThrow(/METERLINE_TENANT_LIMITS=.*JSON such as/);
+    expect(() => loadConfig({ METERLINE_TENANT_LIMITS: '{"acme":{"maxRowz":5}}' })).toThrow(/METERLINE_TENANT_LIMITS/);
+    expect(() => loadConfig({ METERLINE_TENANT_LIMITS: '{"acme":{"maxRows":0}}' })).toThrow(/METERLINE_TENANT_LIMITS/);
   });
 });

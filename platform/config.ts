@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseNetwork } from './network-policy.js';
+import type { LimitsConfig } from './limits.js';
 import { durationMs } from './time.js';
 
 /**
@@ -36,6 +37,34 @@ function wholeNumber(min: number, max: number) {
 }
 
 const port = wholeNumber(0, 65535);
+
+const limitValue = z.number().int().min(1).max(1_000_000);
+/** Per-tenant overrides of the answer limits, as JSON: {"tenant-id": {"maxRows": 50000}}. */
+const tenantLimits = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'JSON such as {"acme":{"maxRows":50000}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'tenant ids as keys'),
+      z
+        .object({
+          maxMeters: limitValue,
+          maxGroups: limitValue,
+          maxWindows: limitValue,
+          maxRows: limitValue,
+          maxHeavyQueries: limitValue,
+        })
+        .partial()
+        .strict(),
+    ),
+  );
 
 export const configSchema = z.object({
   PORT: port.default(8080),
@@ -104,6 +133,15 @@ export const configSchema = z.object({
     .transform((text) => text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''))
     .refine((networks) => networks.every((network) => parseNetwork(network) !== undefined), 'comma-separated CIDRs such as 10.0.0.0/8,fd00::/8')
     .default([]),
+  METERLINE_QUERY_TIMEOUT: duration.default(10_000),
+  METERLINE_MAX_HEAVY_QUERIES: wholeNumber(1, 1000).default(2),
+  METERLINE_MAX_HEAVY_QUERIES_PER_TENANT: wholeNumber(1, 1000).default(2),
+  METERLINE_MAX_METERS: wholeNumber(1, 1_000_000).default(200),
+  METERLINE_MAX_GROUPS: wholeNumber(1, 1_000_000).default(1_000),
+  METERLINE_MAX_WINDOWS: wholeNumber(1, 1_000_000).default(10_000),
+  METERLINE_MAX_ROWS: wholeNumber(1, 1_000_000).default(10_000),
+  METERLINE_TENANT_LIMITS: tenantLimits.optional(),
+  METERLINE_READY_MAX_AGE: duration.default(30_000),
 });
 
 type RawConfig = z.output<typeof configSchema>;
@@ -139,6 +177,9 @@ export interface Config {
   /** Absent in embedded mode: ingest hands events straight to the aggregator's writer. */
   readonly kafka?: KafkaConfig;
   readonly alerts: AlertsConfig;
+  readonly limits: LimitsConfig;
+  /** How old the last successful store check may be for /readyz to answer ready without waiting. */
+  readonly readyMaxAgeMs: number;
 }
 
 export type Role = 'api' | 'aggregator' | 'rater' | 'alerts';
@@ -279,6 +320,19 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       backoffMaxMs: c.METERLINE_DELIVERY_BACKOFF_MAX,
       webhookAllowNetworks: c.METERLINE_WEBHOOK_ALLOW_NETWORKS,
     },
+    limits: {
+      defaults: {
+        maxMeters: c.METERLINE_MAX_METERS,
+        maxGroups: c.METERLINE_MAX_GROUPS,
+        maxWindows: c.METERLINE_MAX_WINDOWS,
+        maxRows: c.METERLINE_MAX_ROWS,
+        maxHeavyQueries: c.METERLINE_MAX_HEAVY_QUERIES_PER_TENANT,
+      },
+      tenants: c.METERLINE_TENANT_LIMITS ?? {},
+      maxHeavyQueries: c.METERLINE_MAX_HEAVY_QUERIES,
+      queryTimeoutMs: c.METERLINE_QUERY_TIMEOUT,
+    },
+    readyMaxAgeMs: c.METERLINE_READY_MAX_AGE,
     ...(useKafka && c.KAFKA_BROKERS !== undefined
       ? {
           kafka: {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { quoteIdentifier, settingsClause } from './store.js';
+import { isEngineTimeout, quoteIdentifier, settingsClause, timeoutSettings } from './store.js';
 
 describe('settingsClause', () => {
   it('renders nothing for no settings', () => {
@@ -135,5 +135,24 @@ describe('quoteIdentifier', () => {
         expect(quoted).toMatch(/^`[A-Za-z_][A-Za-z0-9_]*`$/);
       }),
     );
+  });
+});
+
+describe('timeoutSettings', () => {
+  it('gives the engine its timeout in seconds, fractions included, and throws when over it', () => {
+    expect(settingsClause(timeoutSettings(10_000))).toBe(" SETTINGS max_execution_time = 10, timeout_overflow_mode = 'throw'");
+    expect(settingsClause(timeoutSettings(1))).toBe(" SETTINGS max_execution_time = 0.001, timeout_overflow_mode = 'throw'");
+    expect(() => timeoutSettings(0)).toThrow();
+    expect(() => timeoutSettings(Number.NaN)).toThrow();
+  });
+});
+
+describe('isEngineTimeout', () => {
+  it("recognises TIMEOUT_EXCEEDED from a server or the in-process engine, and nothing else", () => {
+    expect(isEngineTimeout({ code: '159', type: 'TIMEOUT_EXCEEDED' })).toBe(true);
+    expect(isEngineTimeout({ type: 'TIMEOUT_EXCEEDED' })).toBe(true);
+    expect(isEngineTimeout({ code: '60', type: 'UNKNOWN_TABLE' })).toBe(false);
+    expect(isEngineTimeout(new Error('Timeout exceeded'))).toBe(false);
+    expect(isEngineTimeout(undefined)).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { z } from 'zod';
 import type { Config } from './config.js';
+import { QueryTimeoutError } from './limits.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -163,10 +164,41 @@ export function defineQuery<P extends z.ZodType, R extends z.ZodType>(spec: Quer
   };
 }
 
+/**
+ * The settings that make the engine stop a statement after `timeoutMs` (max_execution_time is
+ * in seconds and takes fractions). Merge them into the statement's own SETTINGS clause.
+ */
+export function timeoutSettings(timeoutMs: number): StatementSettings {
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`not a query timeout: ${timeoutMs}`);
+  return { max_execution_time: timeoutMs / 1000, timeout_overflow_mode: 'throw' };
+}
+
+/** ClickHouse's TIMEOUT_EXCEEDED, from a server or from the in-process engine (whose error class is its own). */
+export function isEngineTimeout(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, type } = error as { code?: unknown; type?: unknown };
+  return code === '159' || type === 'TIMEOUT_EXCEEDED';
+}
+
+export interface SelectOptions {
+  /** The timeout the statement's SETTINGS carry (timeoutSettings); its expiry becomes a QueryTimeoutError. */
+  readonly timeoutMs?: number;
+}
+
 /** Runs a SELECT whose SQL already carries any SETTINGS clause it needs. */
-export async function selectRows<T>(store: Store, sql: string, params: Record<string, unknown>): Promise<T[]> {
-  const result = await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
-  return result.json<T>();
+export async function selectRows<T>(
+  store: Store,
+  sql: string,
+  params: Record<string, unknown>,
+  options: SelectOptions = {},
+): Promise<T[]> {
+  try {
+    const result = await store.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+    return await result.json<T>();
+  } catch (error) {
+    if (options.timeoutMs !== undefined && isEngineTimeout(error)) throw new QueryTimeoutError(options.timeoutMs, { cause: error });
+    throw error;
+  }
 }
 
 /**

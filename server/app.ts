@@ -6,6 +6,7 @@ import type { Catalog } from '../catalog/index.js';
 import type { ChargesService, PlansContracts } from '../rater/index.js';
 import { cloudEventOpenApiSchema, type Ingest } from '../ingest/index.js';
 import type { Logger } from '../platform/logger.js';
+import { createConcurrencyGate, type LimitsConfig } from '../platform/limits.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Store } from '../platform/store.js';
 import { handleClientError, handleError, handleFrameworkError, handleNotFound } from './errors.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   readonly ingest?: Ingest;
   readonly metrics: Metrics;
   readonly ready: () => Promise<{ ok: boolean; reason?: string }>;
+  readonly readyMaxAgeMs: number;
+  readonly limits: LimitsConfig;
   readonly maxBodyBytes: number;
   readonly backfillHorizonMs: number;
   readonly futureToleranceMs: number;
@@ -98,20 +101,23 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(opsRoutes, { metrics: deps.metrics, ready: deps.ready });
+  await app.register(opsRoutes, { metrics: deps.metrics, ready: deps.ready, readyMaxAgeMs: deps.readyMaxAgeMs });
   if (!deps.ingest) {
     methods.complete();
     return app;
   }
+  // One gate per process: heavy reads of every route and tenant share its slots.
+  const limits = { config: deps.limits, gate: createConcurrencyGate(deps.limits.maxHeavyQueries) };
   await app.register(authPlugin, { catalog: deps.catalog });
-  await app.register(catalogRoutes, { catalog: deps.catalog });
+  await app.register(catalogRoutes, { catalog: deps.catalog, limits });
   await app.register(eventRoutes, { ingest: deps.ingest, bodyLimit: deps.maxBodyBytes });
   await app.register(priceRoutes);
-  await app.register(planRoutes, { plans: deps.plans, charges: deps.charges });
-  await app.register(alertRoutes, { rules: deps.alerts.rules, endpoints: deps.alerts.endpoints, alerts: deps.alerts.actions });
+  await app.register(planRoutes, { plans: deps.plans, charges: deps.charges, limits });
+  await app.register(alertRoutes, { rules: deps.alerts.rules, endpoints: deps.alerts.endpoints, alerts: deps.alerts.actions, limits });
   await app.register(usageRoutes, {
     catalog: deps.catalog,
     store: deps.store,
+    limits,
     backfillHorizonMs: deps.backfillHorizonMs,
     futureToleranceMs: deps.futureToleranceMs,
     ...(deps.now ? { now: deps.now } : {}),

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../platform/errors.js';
 import { EventLogUnavailableError } from '../platform/event-log.js';
+import { LimitExceededError, QueryTimeoutError, TooManyQueriesError } from '../platform/limits.js';
 import { StoreUnavailableError } from '../platform/store.js';
 import { JsonTextError } from '../platform/text.js';
 import { UnparseableBodyError, UnsupportedEventMediaTypeError } from '../ingest/index.js';
@@ -57,6 +58,16 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     return reply.status(400).send(body('unparseable_body', error.message));
   }
   if (error instanceof UnsupportedEventMediaTypeError) return reply.status(415).send(body('unsupported_media_type', error.message));
+  if (error instanceof LimitExceededError) {
+    return reply.status(422).send(body('limit_exceeded', error.message, [{ path: error.path, message: error.message }]));
+  }
+  if (error instanceof TooManyQueriesError) {
+    return reply.status(429).header('retry-after', String(error.retryAfterSeconds)).send(body('too_many_queries', error.message));
+  }
+  if (error instanceof QueryTimeoutError) {
+    request.log.warn({ err: error, route: request.routeOptions.url }, 'query timed out');
+    return reply.status(504).send(body('query_timeout', error.message));
+  }
   if (error instanceof EventLogUnavailableError || error instanceof StoreUnavailableError) {
     request.log.warn({ err: error }, 'answering 503');
     return reply.status(503).header('retry-after', '5').send(body('unavailable', error.message));

@@ -231,6 +231,8 @@ export async function startService(config: Config, log: Logger, options: Service
       alerts: { rules: alertRules, endpoints, actions: alertActions },
       ...(ingest ? { ingest } : {}),
       metrics,
+      limits: config.limits,
+      readyMaxAgeMs: config.readyMaxAgeMs,
       maxBodyBytes: config.maxBodyBytes,
       backfillHorizonMs: config.backfillHorizonMs,
       futureToleranceMs: config.futureToleranceMs,

@@ -226,6 +226,13 @@ describe('usage on the real engine', () => {
         }),
       ),
       ...meterTotalsStatements(store, 'default', ['sum', 'max'], ['s1', 's2'], from, to),
+      // As the routes run them: read one row past the limit, with the engine-side timeout.
+      meterUsageStatement(
+        store,
+        { tenantId: 'default', meter, from, to, windowSize: 'HOUR', windowTimeZone: 'UTC', groupBy: ['region'], bySubject: true },
+        { rowLimit: 10_001, timeoutMs: 10_000 },
+      ),
+      ...meterTotalsStatements(store, 'default', ['sum', 'max'], ['s1', 's2'], from, to, { groupLimit: 1_001, timeoutMs: 10_000 }),
     ];
     for (const { sql, params } of statements) {
       const plan = await selectRows<{ explain: string }>(store, `EXPLAIN projections = 1 ${sql}`, params);

@@ -1,18 +1,22 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Metrics } from '../../platform/metrics.js';
+import { createReadiness } from '../readiness.js';
 
 export interface OpsRouteOptions {
   readonly metrics: Metrics;
   /** Store reachable and schema migrated. */
   readonly ready: () => Promise<{ ok: boolean; reason?: string }>;
+  /** How old a successful check may be for /readyz to answer without waiting for a new one. */
+  readonly readyMaxAgeMs: number;
 }
 
 /** Probes and scrapers carry no key: the document says so instead of inheriting the API key. */
 const PUBLIC: Array<Record<string, string[]>> = [];
 
 /** Health, readiness and Prometheus metrics: unauthenticated, no tenant data. */
-export const opsRoutes: FastifyPluginAsyncZod<OpsRouteOptions> = async (app, { metrics, ready }) => {
+export const opsRoutes: FastifyPluginAsyncZod<OpsRouteOptions> = async (app, { metrics, ready, readyMaxAgeMs }) => {
+  const readiness = createReadiness(ready, { maxAgeMs: readyMaxAgeMs });
   app.get(
     '/healthz',
     {
@@ -40,12 +44,7 @@ export const opsRoutes: FastifyPluginAsyncZod<OpsRouteOptions> = async (app, { m
       },
     },
     async (_request, reply) => {
-      let state: { ok: boolean; reason?: string };
-      try {
-        state = await ready();
-      } catch (error) {
-        state = { ok: false, reason: error instanceof Error ? error.message : 'store check failed' };
-      }
+      const state = await readiness();
       if (state.ok) return reply.status(200).send({ status: 'ready' });
       return reply.status(503).send({ status: 'not_ready', ...(state.reason !== undefined ? { reason: state.reason } : {}) });
     },

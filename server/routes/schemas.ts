@@ -16,3 +16,14 @@ export const errorResponses = {
   404: errorBody,
   409: errorBody,
 } as const;
+
+/** The further answer of a route bounded by a tenant limit (a list page, the meters a tenant defines). */
+export const limitErrorResponses = { ...errorResponses, 422: errorBody } as const;
+
+/** The further answers of a heavy query route: a limit passed (422), no slot free (429), the query timeout (504). */
+export const queryErrorResponses = {
+  ...errorResponses,
+  422: errorBody,
+  429: errorBody,
+  504: errorBody,
+} as const;

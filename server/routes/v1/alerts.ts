@@ -15,9 +15,12 @@ import {
   type WebhookEndpoints,
 } from '../../../alerts/index.js';
 import { ForbiddenError, InvalidRequestError } from '../../../platform/errors.js';
+import { limitsFor } from '../../../platform/limits.js';
 import { parseRfc3339 } from '../../../platform/time.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
-import { errorResponses } from '../schemas.js';
+import type { QueryLimits } from '../heavy.js';
+import { nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
+import { errorResponses, limitErrorResponses } from '../schemas.js';
 
 const ruleId = z.string().regex(/^rule_[0-9a-f]{16}$/, 'a rule id such as rule_0123456789abcdef');
 const instant = z.string().refine((text) => parseRfc3339(text) !== undefined, 'an RFC 3339 date-time with an offset');
@@ -64,10 +67,12 @@ function visibleTo(principal: Principal, alert: AlertView): z.infer<typeof alert
 }
 
 /** Alert rules, webhook endpoints and the alerts themselves. */
-export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: WebhookEndpoints; alerts: AlertActions }> = async (
-  app,
-  { rules, endpoints, alerts },
-) => {
+export const alertRoutes: FastifyPluginAsyncZod<{
+  rules: AlertRules;
+  endpoints: WebhookEndpoints;
+  alerts: AlertActions;
+  limits: QueryLimits;
+}> = async (app, { rules, endpoints, alerts, limits }) => {
   app.post(
     '/v1/alert-rules',
     {
@@ -91,15 +96,18 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
       config: { scopes: ['admin'] },
       schema: {
         tags: ['alerts'],
-        summary: "The tenant's alert rules; with customerId, the rules that apply to that customer",
-        querystring: z.object({ customerId: customerId.optional() }),
-        response: { 200: z.object({ data: z.array(alertRuleView) }), ...errorResponses },
+        summary: "The tenant's alert rules by id, a page at a time; with customerId, the rules that apply to that customer",
+        querystring: pageQuery.extend({ customerId: customerId.optional() }),
+        response: { 200: z.object({ data: z.array(alertRuleView), next: nextCursor }), ...limitErrorResponses },
       },
     },
     async (request) => {
-      const all = await rules.list(principalOf(request).tenantId);
+      const { tenantId } = principalOf(request);
+      const size = pageSize(request.query.limit, limitsFor(limits.config, tenantId).maxRows);
+      const all = await rules.list(tenantId);
       const wanted = request.query.customerId;
-      return { data: wanted === undefined ? all : all.filter((rule) => rule.customerId === undefined || rule.customerId === wanted) };
+      const matching = wanted === undefined ? all : all.filter((rule) => rule.customerId === undefined || rule.customerId === wanted);
+      return paginate(matching, (rule) => rule.id, size, request.query.cursor);
     },
   );
 
@@ -186,11 +194,17 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
       config: { scopes: ['admin'] },
       schema: {
         tags: ['alerts'],
-        summary: 'Webhook endpoints, with whether each is disabled and why',
-        response: { 200: z.object({ data: z.array(webhookEndpointView) }), ...errorResponses },
+        summary: 'Webhook endpoints by id, a page at a time, with whether each is disabled and why',
+        querystring: pageQuery,
+        response: { 200: z.object({ data: z.array(webhookEndpointView), next: nextCursor }), ...limitErrorResponses },
       },
     },
-    async (request) => ({ data: (await endpoints.list(principalOf(request).tenantId)).map(endpointView) }),
+    async (request) => {
+      const { tenantId } = principalOf(request);
+      const size = pageSize(request.query.limit, limitsFor(limits.config, tenantId).maxRows);
+      const page = paginate(await endpoints.list(tenantId), (endpoint) => endpoint.id, size, request.query.cursor);
+      return { data: page.data.map(endpointView), next: page.next };
+    },
   );
 
   app.patch(
@@ -235,12 +249,13 @@ export const alertRoutes: FastifyPluginAsyncZod<{ rules: AlertRules; endpoints: 
           to: instant.optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
-        response: { 200: z.object({ data: z.array(alertView) }), ...errorResponses },
+        response: { 200: z.object({ data: z.array(alertView) }), ...limitErrorResponses },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       const query = request.query;
+      pageSize(query.limit, limitsFor(limits.config, principal.tenantId).maxRows);
       const customer = principal.customerId ?? query.customerId;
       if (principal.customerId !== undefined && query.customerId !== undefined) assertCustomerVisible(principal, query.customerId);
       // Clamped to what the store's DateTime64 holds; a filter wider than that selects the same rows.

@@ -12,11 +12,14 @@ import {
   tenantInput,
   type Catalog,
 } from '../../../catalog/index.js';
+import { limitsFor } from '../../../platform/limits.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
-import { errorResponses } from '../schemas.js';
+import type { QueryLimits } from '../heavy.js';
+import { decodeCursor, encodeCursor, nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
+import { errorResponses, limitErrorResponses } from '../schemas.js';
 
 /** Tenants, meters, customers and API keys. */
-export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog }> = async (app, { catalog }) => {
+export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog; limits: QueryLimits }> = async (app, { catalog, limits }) => {
   app.post(
     '/v1/tenants',
     {
@@ -38,18 +41,35 @@ export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog }> = async 
     '/v1/meters',
     {
       config: { scopes: ['admin'] },
-      schema: { tags: ['catalog'], summary: 'Define a meter', body: meterInput, response: { 201: meterView, ...errorResponses } },
+      schema: {
+        tags: ['catalog'],
+        summary: "Define a meter (422 past the tenant's meters limit)",
+        body: meterInput,
+        response: { 201: meterView, ...limitErrorResponses },
+      },
     },
-    async (request, reply) => reply.status(201).send(await catalog.createMeter(principalOf(request).tenantId, request.body)),
+    async (request, reply) => {
+      const { tenantId } = principalOf(request);
+      return reply.status(201).send(await catalog.createMeter(tenantId, request.body, limitsFor(limits.config, tenantId).maxMeters));
+    },
   );
 
   app.get(
     '/v1/meters',
     {
       config: { scopes: ['admin', 'read'] },
-      schema: { tags: ['catalog'], summary: 'List meters', response: { 200: z.object({ data: z.array(meterView) }), ...errorResponses } },
+      schema: {
+        tags: ['catalog'],
+        summary: 'List meters by key, a page at a time',
+        querystring: pageQuery,
+        response: { 200: z.object({ data: z.array(meterView), next: nextCursor }), ...limitErrorResponses },
+      },
     },
-    async (request) => ({ data: await catalog.listMeters(principalOf(request).tenantId) }),
+    async (request) => {
+      const { tenantId } = principalOf(request);
+      const size = pageSize(request.query.limit, limitsFor(limits.config, tenantId).maxRows);
+      return paginate(await catalog.listMeters(tenantId), (meter) => meter.key, size, request.query.cursor);
+    },
   );
 
   app.get(
@@ -68,6 +88,27 @@ export const catalogRoutes: FastifyPluginAsyncZod<{ catalog: Catalog }> = async 
       schema: { tags: ['catalog'], summary: 'Create a customer', body: customerInput, response: { 201: customerView, ...errorResponses } },
     },
     async (request, reply) => reply.status(201).send(await catalog.createCustomer(principalOf(request).tenantId, request.body)),
+  );
+
+  app.get(
+    '/v1/customers',
+    {
+      config: { scopes: ['admin'] },
+      schema: {
+        tags: ['catalog'],
+        summary: 'List customers by id, a page at a time',
+        querystring: pageQuery,
+        response: { 200: z.object({ data: z.array(customerView), next: nextCursor }), ...limitErrorResponses },
+      },
+    },
+    async (request) => {
+      const { tenantId } = principalOf(request);
+      const size = pageSize(request.query.limit, limitsFor(limits.config, tenantId).maxRows);
+      const after = request.query.cursor === undefined ? '' : decodeCursor(request.query.cursor);
+      const { customers, more } = await catalog.customersPage(tenantId, after, size);
+      const last = customers.at(-1);
+      return { data: customers, next: more && last ? encodeCursor(last.id) : null };
+    },
   );
 
   app.get(

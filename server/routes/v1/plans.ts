@@ -12,11 +12,17 @@ import {
   type ChargesService,
   type PlansContracts,
 } from '../../../rater/index.js';
+import { limitsFor } from '../../../platform/limits.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
-import { errorBody, errorResponses } from '../schemas.js';
+import { heavyRead, type QueryLimits } from '../heavy.js';
+import { nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
+import { errorResponses, limitErrorResponses, queryErrorResponses } from '../schemas.js';
 
 /** Plans (versioned, effective-dated) and customer contracts (versioned, audited). */
-export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges: ChargesService }> = async (app, { plans, charges }) => {
+export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges: ChargesService; limits: QueryLimits }> = async (
+  app,
+  { plans, charges, limits },
+) => {
   app.post(
     '/v1/plans',
     {
@@ -38,9 +44,18 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
     '/v1/plans',
     {
       config: { scopes: ['admin'] },
-      schema: { tags: ['pricing'], summary: 'The newest version of every plan', response: { 200: z.object({ data: z.array(planVersionView) }), ...errorResponses } },
+      schema: {
+        tags: ['pricing'],
+        summary: 'The newest version of every plan, by key, a page at a time',
+        querystring: pageQuery,
+        response: { 200: z.object({ data: z.array(planVersionView), next: nextCursor }), ...limitErrorResponses },
+      },
     },
-    async (request) => ({ data: await plans.listPlans(principalOf(request).tenantId) }),
+    async (request) => {
+      const { tenantId } = principalOf(request);
+      const size = pageSize(request.query.limit, limitsFor(limits.config, tenantId).maxRows);
+      return paginate(await plans.listPlans(tenantId), (plan) => plan.key, size, request.query.cursor);
+    },
   );
 
   app.get(
@@ -178,13 +193,13 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
         summary: "The period's line items priced from usage: quantity, price versions, tiers, discount, tax, amounts",
         params: z.object({ id: customerId }),
         querystring: periodQuery,
-        response: { 200: chargesView, ...errorResponses, 422: errorBody },
+        response: { 200: chargesView, ...queryErrorResponses },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       assertCustomerVisible(principal, request.params.id);
-      return charges.forCustomer(principal.tenantId, request.params.id, request.query.period);
+      return heavyRead(limits, principal.tenantId, () => charges.forCustomer(principal.tenantId, request.params.id, request.query.period));
     },
   );
 
@@ -234,15 +249,16 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
             total: money,
             unpriced: unpricedView,
           }),
-          ...errorResponses,
-          422: errorBody,
+          ...queryErrorResponses,
         },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       assertCustomerVisible(principal, request.params.id);
-      const statement = await charges.forCustomer(principal.tenantId, request.params.id, request.query.period);
+      const statement = await heavyRead(limits, principal.tenantId, () =>
+        charges.forCustomer(principal.tenantId, request.params.id, request.query.period),
+      );
       return {
         customerId: statement.customerId,
         periodStart: statement.periodStart,

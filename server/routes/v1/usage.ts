@@ -15,7 +15,8 @@ import { ForbiddenError, InvalidRequestError } from '../../../platform/errors.js
 import type { Store } from '../../../platform/store.js';
 import { parseRfc3339 } from '../../../platform/time.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
-import { errorResponses } from '../schemas.js';
+import { heavyRead, tenantLimits, type QueryLimits } from '../heavy.js';
+import { queryErrorResponses } from '../schemas.js';
 
 const instant = z.string().refine((text) => parseRfc3339(text) !== undefined, 'an RFC 3339 date-time such as 2026-11-01T00:00:00Z');
 const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((value) => (Array.isArray(value) ? value : [value]));
@@ -59,6 +60,7 @@ const MINUTE = 60_000;
 export interface UsageRouteOptions {
   readonly catalog: Catalog;
   readonly store: Store;
+  readonly limits: QueryLimits;
   readonly backfillHorizonMs: number;
   readonly futureToleranceMs: number;
   readonly now?: () => number;
@@ -66,7 +68,7 @@ export interface UsageRouteOptions {
 
 /** Usage reads: a meter over time, and a customer's billing period. */
 export const usageRoutes: FastifyPluginAsyncZod<UsageRouteOptions> = async (app, options) => {
-  const { catalog, store, now = Date.now } = options;
+  const { catalog, store, limits, now = Date.now } = options;
 
   app.get(
     '/v1/meters/:key/query',
@@ -76,10 +78,10 @@ export const usageRoutes: FastifyPluginAsyncZod<UsageRouteOptions> = async (app,
         tags: ['usage'],
         summary: "A meter's usage, in windows or as totals, optionally for one customer or subject and split by dimensions",
         description:
-          'from and to fall on whole minutes (half-open [from, to)). By default from is the start of the backfill horizon and to the next whole minute past the accepted future. groupBy repeats; "subject" splits by subject.',
+          'from and to fall on whole minutes (half-open [from, to)). By default from is the start of the backfill horizon and to the next whole minute past the accepted future. groupBy repeats; "subject" splits by subject. A heavy query: 422 past the windows, rows or groups limit, 429 with Retry-After when every heavy-query slot is taken, 504 past the query timeout.',
         params: z.object({ key: z.string() }),
         querystring: meterQueryParams,
-        response: { 200: z.object({ data: z.array(usageRow) }), ...errorResponses },
+        response: { 200: z.object({ data: z.array(usageRow) }), ...queryErrorResponses },
       },
     },
     async (request) => {
@@ -108,7 +110,7 @@ export const usageRoutes: FastifyPluginAsyncZod<UsageRouteOptions> = async (app,
       const from = query.from
         ? (parseRfc3339(query.from) as Date)
         : new Date(Math.floor((current - options.backfillHorizonMs) / MINUTE) * MINUTE);
-      const rows = await queryMeterUsage(store, {
+      const usageQuery = {
         tenantId: principal.tenantId,
         meter,
         from,
@@ -118,7 +120,10 @@ export const usageRoutes: FastifyPluginAsyncZod<UsageRouteOptions> = async (app,
         windowTimeZone: query.windowTimeZone,
         groupBy: dims.filter((dim) => dim !== 'subject'),
         bySubject: dims.includes('subject'),
-      });
+      };
+      const rows = await heavyRead(limits, principal.tenantId, () =>
+        queryMeterUsage(store, usageQuery, tenantLimits(limits, principal.tenantId)),
+      );
       return {
         data: rows.map((row) => ({ ...row, ...(customerFilter !== undefined ? { customerId: customerFilter } : {}) })),
       };
@@ -140,7 +145,7 @@ export const usageRoutes: FastifyPluginAsyncZod<UsageRouteOptions> = async (app,
             .union([z.literal('current'), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'current or a date YYYY-MM-DD')])
             .default('current'),
         }),
-        response: { 200: customerUsage, ...errorResponses },
+        response: { 200: customerUsage, ...queryErrorResponses },
       },
     },
     async (request) => {
@@ -149,7 +154,9 @@ export const usageRoutes: FastifyPluginAsyncZod<UsageRouteOptions> = async (app,
       const customer = await catalog.getCustomer(principal.tenantId, request.params.id);
       const period = selectedBillingPeriod(request.query.period, new Date(now()), customer.timezone, customer.billingAnchorDay);
       const meters = await catalog.listMeters(principal.tenantId);
-      const totals = await queryMeterTotals(store, principal.tenantId, meters, customer.subjects, period.start, period.end);
+      const totals = await heavyRead(limits, principal.tenantId, () =>
+        queryMeterTotals(store, principal.tenantId, meters, customer.subjects, period.start, period.end, tenantLimits(limits, principal.tenantId)),
+      );
       return {
         customerId: customer.id,
         periodStart: period.start.toISOString(),
