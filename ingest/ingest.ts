@@ -23,6 +23,8 @@ export interface IngestDeps {
   readonly eventLog: EventLog;
   readonly futureToleranceMs: number;
   readonly backfillHorizonMs: number;
+  /** The largest event a tenant may send, in bytes as stored (see eventBytes). */
+  readonly maxEventBytes: (tenantId: string) => number;
   readonly now?: () => number;
   readonly onOutcome?: (outcome: 'accepted' | 'duplicate' | 'rejected', count: number) => void;
 }
@@ -34,7 +36,12 @@ function idOf(value: unknown): string | undefined {
   return undefined;
 }
 
-export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHorizonMs, now = Date.now, onOutcome }: IngestDeps) {
+/** An event's size as stored: its data text plus its id, type, source and subject, in UTF-8 bytes. */
+export function eventBytes(event: Pick<MeteredEvent, 'id' | 'type' | 'source' | 'subject' | 'data'>): number {
+  return [event.data, event.id, event.type, event.source, event.subject].reduce((total, text) => total + Buffer.byteLength(text, 'utf8'), 0);
+}
+
+export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHorizonMs, maxEventBytes, now = Date.now, onOutcome }: IngestDeps) {
   /**
    * Validates every event candidate, appends the valid ones and answers per event. Valid events
    * are all accepted (or all refused, when the log cannot take them); rejects are listed.
@@ -48,6 +55,7 @@ export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHori
       metersByType.set(meter.eventType, list);
     }
     const bounds: TimeBounds = { now: now(), futureToleranceMs, backfillHorizonMs };
+    const maxBytes = maxEventBytes(tenantId);
     const rejected: Rejection[] = [];
     const events: MeteredEvent[] = [];
     for (const item of items) {
@@ -67,7 +75,7 @@ export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHori
         rejected.push({ index: item.index, id: event.id, errors: readings.errors });
         continue;
       }
-      events.push({
+      const metered: MeteredEvent = {
         tenantId,
         id: event.id,
         type: event.type,
@@ -76,7 +84,14 @@ export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHori
         time: event.time,
         data: stringifyJsonExact(event.data, item.lossless),
         readings: readings.readings,
-      });
+      };
+      const bytes = eventBytes(metered);
+      if (bytes > maxBytes) {
+        const message = `the event is ${bytes} bytes as stored (data, id, type, source and subject); at most ${maxBytes} (limit maxEventBytes, set by METERLINE_MAX_EVENT_SIZE or the tenant's override)`;
+        rejected.push({ index: item.index, id: event.id, errors: [{ path: 'data', message }] });
+        continue;
+      }
+      events.push(metered);
     }
     if (rejected.length > 0) onOutcome?.('rejected', rejected.length);
     if (events.length === 0) return { accepted: 0, duplicates: 0, rejected };

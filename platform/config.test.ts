@@ -41,7 +41,7 @@ const DEFAULTS: Config = {
     webhookAllowNetworks: [],
   },
   limits: {
-    defaults: { maxMeters: 200, maxGroups: 1_000, maxWindows: 10_000, maxRows: 10_000, maxHeavyQueries: 2 },
+    defaults: { maxMeters: 200, maxGroups: 1_000, maxWindows: 10_000, maxRows: 10_000, maxHeavyQueries: 2, maxEventBytes: 65_536 },
     tenants: {},
     maxHeavyQueries: 2,
     queryTimeoutMs: 10_000,
@@ -450,15 +450,18 @@ describe('query limits', () => {
       METERLINE_MAX_HEAVY_QUERIES_PER_TENANT: '1',
       METERLINE_QUERY_TIMEOUT: '250ms',
       METERLINE_READY_MAX_AGE: '1m',
+      METERLINE_MAX_EVENT_SIZE: '16KiB',
     });
     expect(config.limits).toEqual({
-      defaults: { maxMeters: 5, maxGroups: 6, maxWindows: 7, maxRows: 8, maxHeavyQueries: 1 },
+      defaults: { maxMeters: 5, maxGroups: 6, maxWindows: 7, maxRows: 8, maxHeavyQueries: 1, maxEventBytes: 16_384 },
       tenants: {},
       maxHeavyQueries: 3,
       queryTimeoutMs: 250,
     });
     expect(config.readyMaxAgeMs).toBe(60_000);
     expect(() => loadConfig({ METERLINE_MAX_ROWS: '0' })).toThrow(/METERLINE_MAX_ROWS="0"/);
+    expect(loadConfig({}).limits.defaults.maxEventBytes).toBe(65_536);
+    expect(() => loadConfig({ METERLINE_MAX_EVENT_SIZE: '2MB' })).toThrow(/METERLINE_MAX_EVENT_SIZE="2MB".*at most 1MB/);
   });
 
   it('reads per-tenant overrides as JSON and names a bad one', () => {

@@ -60,6 +60,7 @@ const tenantLimits = z
           maxWindows: limitValue,
           maxRows: limitValue,
           maxHeavyQueries: limitValue,
+          maxEventBytes: limitValue,
         })
         .partial()
         .strict(),
@@ -140,6 +141,7 @@ export const configSchema = z.object({
   METERLINE_MAX_GROUPS: wholeNumber(1, 1_000_000).default(1_000),
   METERLINE_MAX_WINDOWS: wholeNumber(1, 1_000_000).default(10_000),
   METERLINE_MAX_ROWS: wholeNumber(1, 1_000_000).default(10_000),
+  METERLINE_MAX_EVENT_SIZE: byteSize.pipe(z.number().max(1_000_000, 'at most 1MB')).default(65_536),
   METERLINE_TENANT_LIMITS: tenantLimits.optional(),
   METERLINE_READY_MAX_AGE: duration.default(30_000),
 });
@@ -327,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
         maxWindows: c.METERLINE_MAX_WINDOWS,
         maxRows: c.METERLINE_MAX_ROWS,
         maxHeavyQueries: c.METERLINE_MAX_HEAVY_QUERIES_PER_TENANT,
+        maxEventBytes: c.METERLINE_MAX_EVENT_SIZE,
       },
       tenants: c.METERLINE_TENANT_LIMITS ?? {},
       maxHeavyQueries: c.METERLINE_MAX_HEAVY_QUERIES,

@@ -11,7 +11,7 @@ import {
 } from './limits.js';
 
 const CONFIG: LimitsConfig = {
-  defaults: { maxMeters: 10, maxGroups: 20, maxWindows: 30, maxRows: 40, maxHeavyQueries: 2 },
+  defaults: { maxMeters: 10, maxGroups: 20, maxWindows: 30, maxRows: 40, maxHeavyQueries: 2, maxEventBytes: 500 },
   tenants: { big: { maxRows: 1000 } },
   maxHeavyQueries: 3,
   queryTimeoutMs: 50,

@@ -16,6 +16,8 @@ export interface TenantLimits {
   readonly maxRows: number;
   /** Heavy queries of one tenant running at once in one process. */
   readonly maxHeavyQueries: number;
+  /** Bytes of one event as stored: its data plus its id, type, source and subject (UTF-8). */
+  readonly maxEventBytes: number;
 }
 
 export type TenantLimitName = keyof TenantLimits;
@@ -27,6 +29,7 @@ export const LIMIT_SETTINGS: Readonly<Record<TenantLimitName, string>> = {
   maxWindows: 'METERLINE_MAX_WINDOWS',
   maxRows: 'METERLINE_MAX_ROWS',
   maxHeavyQueries: 'METERLINE_MAX_HEAVY_QUERIES_PER_TENANT',
+  maxEventBytes: 'METERLINE_MAX_EVENT_SIZE',
 };
 
 export interface LimitsConfig {

@@ -8,6 +8,7 @@ import type { Config, KafkaConfig } from '../platform/config.js';
 import type { EventLog } from '../platform/event-log.js';
 import { createKafka, ensureTopics } from '../platform/kafka.js';
 import type { Logger } from '../platform/logger.js';
+import { limitsFor } from '../platform/limits.js';
 import { buildMetrics, type Metrics } from '../platform/metrics.js';
 import { buildNetworkPolicy } from '../platform/network-policy.js';
 import { openStore, type Store } from '../platform/store.js';
@@ -155,6 +156,7 @@ export async function startService(config: Config, log: Logger, options: Service
           eventLog,
           futureToleranceMs: config.futureToleranceMs,
           backfillHorizonMs: config.backfillHorizonMs,
+          maxEventBytes: (tenantId) => limitsFor(config.limits, tenantId).maxEventBytes,
           now,
           onOutcome: (outcome, count) => metrics.ingestEvents.labels(outcome).inc(count),
         })

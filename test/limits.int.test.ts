@@ -275,3 +275,48 @@ describe('the query timeout, through HTTP', () => {
     await expectStatus(svc.request('GET', '/readyz'), 200);
   });
 });
+
+describe('event size limit, through HTTP', () => {
+  let svc: TestService;
+  let roomy: string;
+  // id, type, source and subject of every event below: 4 + 4 + 3 + 4 bytes.
+  const base = { id: 'e-01', type: 'size', source: 'src', subject: 'subj' };
+  // data is stored as {"pad":"…"}: 10 bytes around the padding.
+  const sized = (bytes: number, id = base.id) => cloudEvent({ ...base, id, time: new Date(NOW).toISOString(), data: { pad: 'x'.repeat(bytes - 15 - 10) } });
+
+  beforeAll(async () => {
+    svc = await startTestService({
+      now,
+      env: { METERLINE_MAX_EVENT_SIZE: '200', METERLINE_TENANT_LIMITS: JSON.stringify({ roomy: { maxEventBytes: 400 } }) },
+    });
+    roomy = await createTenant(svc, 'roomy');
+  });
+  afterAll(async () => svc.close());
+
+  it('stores an event of exactly the limit and rejects one byte more, naming data, while the rest of the batch is stored', async () => {
+    const answer = await expectStatus(
+      svc.request('POST', '/v1/events', { key: svc.operatorKey, body: [sized(200, 'e-01'), sized(201, 'e-02'), sized(40, 'e-03')] }),
+      202,
+    );
+    expect(answer.body.accepted).toBe(2);
+    expect(answer.body.rejected).toHaveLength(1);
+    const [reject] = answer.body.rejected as Array<{ index: number; id: string; errors: Array<{ path: string; message: string }> }>;
+    expect(reject?.index).toBe(1);
+    expect(reject?.id).toBe('e-02');
+    expect(reject?.errors[0]?.path).toBe('data');
+    expect(reject?.errors[0]?.message).toContain('the event is 201 bytes');
+    expect(reject?.errors[0]?.message).toContain('METERLINE_MAX_EVENT_SIZE');
+  });
+
+  it('answers 400 when the only event is over the limit', async () => {
+    const answer = await svc.request('POST', '/v1/events', { key: svc.operatorKey, body: sized(5_000, 'e-04') });
+    expect(answer.status).toBe(400);
+    expect(answer.body.rejected[0].errors[0].path).toBe('data');
+  });
+
+  it("holds a tenant to its own override", async () => {
+    const answer = await expectStatus(svc.request('POST', '/v1/events', { key: roomy, body: [sized(400, 'e-05'), sized(401, 'e-06')] }), 202);
+    expect(answer.body.accepted).toBe(1);
+    expect(answer.body.rejected.map((r: { id: string }) => r.id)).toEqual(['e-06']);
+  });
+});
