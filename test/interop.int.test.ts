@@ -13,7 +13,7 @@ import { createTenant, expectStatus } from './support/fixtures.js';
 import { waitFor } from './support/process.js';
 import { startWebhookReceiver, verifySignature, type WebhookReceiver } from './support/receivers.js';
 import { startScrapedService, type ScrapedService } from './support/scrape.js';
-import { startTestService, type TestService } from './support/service.js';
+import { LOOPBACK_RECEIVERS, startTestService, type TestService } from './support/service.js';
 
 /**
  * Meterline against the standards' own clients rather than our reading of the specs: the
@@ -174,7 +174,7 @@ describe('the OpenAPI document', () => {
   let document: any;
 
   beforeAll(async () => {
-    svc = await startTestService();
+    svc = await startTestService({ env: LOOPBACK_RECEIVERS });
     receiver = await startWebhookReceiver();
     document = (await expectStatus(svc.request('GET', '/docs/json'), 200)).body;
   });

@@ -4,7 +4,7 @@ import { failingQueries } from './support/failing-queries.js';
 import { cloudEvent, createTenant, expectStatus } from './support/fixtures.js';
 import { waitFor } from './support/process.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/receivers.js';
-import { startTestService, type TestService } from './support/service.js';
+import { LOOPBACK_RECEIVERS, startTestService, type TestService } from './support/service.js';
 
 // Half a minute into a minute: a plan posted now gets, by default, the next whole minute.
 const NOW = Date.parse('2026-11-20T12:00:30Z');
@@ -124,7 +124,7 @@ describe('alert rules that cannot silently measure nothing', () => {
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
     svc = await startTestService({
-      env: { METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' },
+      env: { ...LOOPBACK_RECEIVERS, METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' },
       wrapStore: (store) => {
         faults = failingQueries(store);
         return faults.store;

@@ -92,7 +92,7 @@ describe('values at the limits and rating that isolates failures', () => {
           group_by: '{}',
         })),
       );
-      expect((await migrate(store, log)).applied).toEqual([7]);
+      expect((await migrate(store, log)).applied).toEqual(MIGRATIONS.filter((migration) => migration.version > 5).map((migration) => migration.version));
       const from = new Date('2026-11-01T00:00:00Z');
       const to = new Date('2026-12-01T00:00:00Z');
       const [total] = await queryMeterTotals(store, 'default', [{ key: 'big', aggregation: 'SUM', groupBy: {} }], ['s'], from, to);
