@@ -76,6 +76,8 @@ export interface AlertFilter {
   readonly from: Date;
   readonly to: Date;
   readonly limit: number;
+  /** Keyset paging: only alerts after this one in the list's order (newest first, then id). */
+  readonly after?: { readonly createdAt: Date; readonly alertId: string };
 }
 
 /** Ids derived from what they name, so writing the same decision twice lands on the same rows. */
@@ -131,9 +133,20 @@ const listAlertsQuery = defineQuery({
       AND multiIf({state:String} = 'firing', status = 'firing' AND isNull(acknowledged_at),
                   {state:String} = 'acknowledged', status = 'firing' AND isNotNull(acknowledged_at),
                   {state:String} = 'resolved', status = 'resolved', 1)
+      AND ({afterId:String} = '' OR created_at < {afterTime:DateTime64(3, 'UTC')}
+           OR (created_at = {afterTime:DateTime64(3, 'UTC')} AND alert_id > {afterId:String}))
     )
     ORDER BY created_at DESC, alert_id LIMIT {limit:UInt32}`,
-  params: z.object({ tenantId: z.string(), customerId: z.string(), state: z.string(), from: z.string(), to: z.string(), limit: z.number().int() }),
+  params: z.object({
+    tenantId: z.string(),
+    customerId: z.string(),
+    state: z.string(),
+    from: z.string(),
+    to: z.string(),
+    afterTime: z.string(),
+    afterId: z.string(),
+    limit: z.number().int(),
+  }),
   row: alertRow,
 });
 
@@ -300,6 +313,8 @@ export function buildAlertStore(store: Store, now: () => number = Date.now) {
         state: filter.state ?? '',
         from: toClickHouseTime(filter.from),
         to: toClickHouseTime(filter.to),
+        afterTime: toClickHouseTime(filter.after?.createdAt ?? filter.from),
+        afterId: filter.after?.alertId ?? '',
         limit: filter.limit,
       });
       return rows.map(toAlert);

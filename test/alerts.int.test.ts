@@ -211,6 +211,22 @@ describe('spend thresholds end to end: email and signed webhooks', () => {
         ['webhook', 'succeeded', 1],
       ]);
     }
+    expect(alerts.body.next).toBeNull();
+
+    // Paged one at a time, newest first: the same alerts in the same order, each once, even where
+    // several fired at the same instant (ties are ordered by id), then next is null.
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = `/v1/alerts?customerId=acme&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page = await expectStatus(svc.request('GET', query, { key: admin }), 200);
+      expect(page.body.data.length).toBeLessThanOrEqual(1);
+      paged.push(...(page.body.data as Array<{ id: string }>).map((alert) => alert.id));
+      cursor = page.body.next as string | null;
+    } while (cursor !== null && paged.length < 10);
+    expect(paged).toEqual((alerts.body.data as Array<{ id: string }>).map((alert) => alert.id));
+    const refused = await expectStatus(svc.request('GET', '/v1/alerts?cursor=bm90LWEtY3Vyc29y', { key: admin }), 400);
+    expect(refused.body.error.details[0].path).toBe('querystring.cursor');
   });
 
   it('lists alerts by state and time, and acknowledges a firing one', async () => {

@@ -19,7 +19,7 @@ import { limitsFor } from '../../../platform/limits.js';
 import { parseRfc3339 } from '../../../platform/time.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
 import type { QueryLimits } from '../heavy.js';
-import { nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
+import { decodeCursor, encodeCursor, nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
 import { errorResponses, limitErrorResponses } from '../schemas.js';
 
 const ruleId = z.string().regex(/^rule_[0-9a-f]{16}$/, 'a rule id such as rule_0123456789abcdef');
@@ -248,8 +248,9 @@ export const alertRoutes: FastifyPluginAsyncZod<{
           from: instant.optional(),
           to: instant.optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
+          cursor: pageQuery.shape.cursor,
         }),
-        response: { 200: z.object({ data: z.array(alertView) }), ...limitErrorResponses },
+        response: { 200: z.object({ data: z.array(alertView), next: nextCursor }), ...limitErrorResponses },
       },
     },
     async (request) => {
@@ -263,8 +264,20 @@ export const alertRoutes: FastifyPluginAsyncZod<{
       const from = clamp(query.from ? (parseRfc3339(query.from) as Date) : new Date(0));
       const to = clamp(query.to ? (parseRfc3339(query.to) as Date) : new Date(STORE_MAX_TIME));
       if (from.getTime() >= to.getTime()) throw new InvalidRequestError('from must be before to', 'from');
-      const list = await alerts.list(principal.tenantId, { ...(customer !== undefined ? { customerId: customer } : {}), from, to, limit: query.limit, ...(query.state ? { state: query.state } : {}) });
-      return { data: list.map((alert) => visibleTo(principal, alert)) };
+      const after = query.cursor === undefined ? undefined : alertCursor(query.cursor);
+      // One more than a page tells whether another page follows.
+      const list = await alerts.list(principal.tenantId, {
+        ...(customer !== undefined ? { customerId: customer } : {}),
+        from,
+        to,
+        limit: query.limit + 1,
+        ...(query.state ? { state: query.state } : {}),
+        ...(after ? { after } : {}),
+      });
+      const page = list.slice(0, query.limit);
+      const last = page.at(-1);
+      const next = list.length > query.limit && last ? encodeCursor(JSON.stringify([last.createdAt, last.id])) : null;
+      return { data: page.map((alert) => visibleTo(principal, alert)), next };
     },
   );
 
@@ -287,3 +300,17 @@ export const alertRoutes: FastifyPluginAsyncZod<{
     },
   );
 };
+
+/** An alerts cursor: the creation time and id of the last alert of the previous page. */
+function alertCursor(cursor: string): { createdAt: Date; alertId: string } {
+  const refused = () => new InvalidRequestError('cursor is not a cursor this API gave out (use the next value of the previous page)', 'querystring.cursor');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decodeCursor(cursor));
+  } catch {
+    throw refused();
+  }
+  const key = z.tuple([z.iso.datetime(), z.string().min(1)]).safeParse(parsed);
+  if (!key.success) throw refused();
+  return { createdAt: new Date(key.data[0]), alertId: key.data[1] };
+}
