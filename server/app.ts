@@ -1,7 +1,7 @@
 import Fastify, { LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Catalog } from '../catalog/index.js';
 import type { ChargesService, PlansContracts } from '../rater/index.js';
 import { cloudEventOpenApiSchema, type Ingest } from '../ingest/index.js';
@@ -9,10 +9,9 @@ import type { Logger } from '../platform/logger.js';
 import { createConcurrencyGate, type LimitsConfig } from '../platform/limits.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Store } from '../platform/store.js';
-import { handleClientError, handleError, handleFrameworkError, handleNotFound } from './errors.js';
-import { jsonBodyParser } from './json-body.js';
-import { trackMethods } from './method-not-allowed.js';
-import { strictBodyJsonSchemaTransform, strictBodyValidatorCompiler } from './strict-input.js';
+import { handleClientError, handleFrameworkError } from './errors.js';
+import { installRequestHandling } from './request-handling.js';
+import { strictBodyJsonSchemaTransform } from './strict-input.js';
 import { authPlugin } from './plugins/auth.js';
 import { opsRoutes } from './routes/ops.js';
 import { catalogRoutes } from './routes/v1/catalog.js';
@@ -54,14 +53,7 @@ export async function buildApp(deps: AppDeps) {
     clientErrorHandler: handleClientError,
     frameworkErrors: handleFrameworkError,
   }).withTypeProvider<ZodTypeProvider>();
-  // Bodies refuse fields they do not declare; query strings and paths keep zod's defaults.
-  app.setValidatorCompiler(strictBodyValidatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler(handleError);
-  app.setNotFoundHandler(handleNotFound);
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(app.getDefaultJsonParser('error', 'error')));
-  const methods = trackMethods(app);
+  const methods = installRequestHandling(app);
 
   // Answers written while closing end their connection, so keep-alive clients do not hold the
   // shutdown open until their idle timeout.

@@ -1,26 +1,16 @@
 import Fastify from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { serializerCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createLogger } from '../platform/logger.js';
-import { handleError, handleNotFound } from './errors.js';
-import { jsonBodyParser } from './json-body.js';
-import { trackMethods } from './method-not-allowed.js';
-import { strictBodyValidatorCompiler } from './strict-input.js';
+import { installRequestHandling } from './request-handling.js';
 
-/** The error plumbing of buildApp on a small app of its own, through fastify's inject. */
+/** The error plumbing buildApp installs, on a small app of its own, through fastify's inject. */
 describe('error answers', () => {
   const app = Fastify({ loggerInstance: createLogger('silent') }).withTypeProvider<ZodTypeProvider>();
 
   beforeAll(async () => {
-    app.setValidatorCompiler(strictBodyValidatorCompiler);
-    app.setSerializerCompiler(serializerCompiler);
-    app.setErrorHandler(handleError);
-    app.setNotFoundHandler(handleNotFound);
-    app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(app.getDefaultJsonParser('error', 'error')));
-    const methods = trackMethods(app);
+    const methods = installRequestHandling(app);
     const thing = z.object({ name: z.string(), tags: z.array(z.object({ key: z.string() })).default([]) });
     app.post('/things', { schema: { body: thing } }, async (request) => request.body);
     app.get('/things/:id', async () => ({ ok: true }));

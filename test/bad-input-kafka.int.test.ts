@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cloudEvent, expectStatus } from './support/fixtures.js';
-import { ensureKafka, type KafkaHandle } from './support/kafka.js';
+import { ensureKafka, readDeadLetters, type KafkaHandle } from './support/kafka.js';
 import { waitFor } from './support/process.js';
 import { startTestService, type TestService } from './support/service.js';
 
@@ -78,17 +78,7 @@ describe('bad input on the Kafka path', () => {
     await producer.disconnect();
     await waitFor(async () => ((await total()) === '7' ? true : undefined), 'the good event behind the bad ones');
 
-    const consumer = kafka.consumer({ groupId: `dlq-reader-${suffix}` });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [deadLetterTopic], fromBeginning: true });
-    const letters: Record<string, string>[] = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        letters.push(Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)])));
-      },
-    });
-    await waitFor(async () => (letters.length >= 4 ? true : undefined), 'four dead letters');
-    await consumer.disconnect();
+    const letters = await readDeadLetters(kafka, deadLetterTopic, `dlq-reader-${suffix}`, 4);
     expect(letters.map((letter) => letter['meterline-dlq-reason'])).toEqual(['invalid_event', 'invalid_event', 'invalid_event', 'not_json']);
     expect(letters[0]?.['meterline-dlq-detail']).toMatch(/^id: holds a lone UTF-16 surrogate/);
     expect(letters[1]?.['meterline-dlq-detail']).toMatch(/^data: has the key "k\\udc00"/);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cloudEvent, expectStatus } from './support/fixtures.js';
+import { readDeadLetters } from './support/kafka.js';
 import { waitFor } from './support/process.js';
 import { startTestService, type TestService } from './support/service.js';
 
@@ -122,17 +123,7 @@ describe('kafka mode', () => {
     await producer.disconnect();
     await waitFor(async () => ((await total()) === String(Number(before) + 1000) ? true : undefined), 'the good message');
 
-    const consumer = kafka.consumer({ groupId: `dlq-${suffix}` });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [deadLetterTopic], fromBeginning: true });
-    const letters: Record<string, string>[] = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        letters.push(Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)])));
-      },
-    });
-    await waitFor(async () => (letters.length >= 4 ? true : undefined), 'dead letters');
-    await consumer.disconnect();
+    const letters = await readDeadLetters(kafka, deadLetterTopic, `dlq-${suffix}`, 4);
     expect(letters.map((letter) => letter['meterline-dlq-reason']).sort()).toEqual(['invalid_event', 'no_tenant', 'not_json', 'unknown_tenant']);
     const invalid = letters.find((letter) => letter['meterline-dlq-reason'] === 'invalid_event');
     expect(invalid?.['meterline-dlq-detail']).toMatch(/data\.tokens/);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { waitFor } from './process.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'deploy', 'local', 'kafka', 'kafka.sh');
 
@@ -119,5 +120,27 @@ async function answers(brokers: string[]): Promise<boolean> {
     return false;
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Reads dead letters from the start of a topic until `count` have arrived, as a fresh consumer
+ * group, and answers each letter's headers as text.
+ */
+export async function readDeadLetters(kafka: Kafka, topic: string, groupId: string, count: number): Promise<Record<string, string>[]> {
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const letters: Record<string, string>[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        letters.push(Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)])));
+      },
+    });
+    await waitFor(async () => (letters.length >= count ? true : undefined), `${count} dead letters on ${topic}`);
+    return letters;
+  } finally {
+    await consumer.disconnect();
   }
 }
