@@ -149,7 +149,17 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
       if (applicable.length === 0) continue;
       const customer = customers.get(figure.customerId);
       if (!customer) continue;
-      const charges: Charges = figure.statement();
+      let charges: Charges;
+      try {
+        charges = figure.statement();
+      } catch (error) {
+        // A stored figure that does not read back is this customer's failure: the tenant's other
+        // customers are evaluated, and this one is read again next cycle.
+        failing.add(customer.id);
+        metrics.alertEvaluationFailures.inc();
+        log.error({ err: error, tenantId, customerId: customer.id }, 'stored figure does not match the charges schema; its rules are not evaluated');
+        continue;
+      }
       const ratedAt = figure.ratedAt;
       // A customer without a contract has no plan and no charges: only its usage can be watched.
       const plan = charges.plan;
