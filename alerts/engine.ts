@@ -1,12 +1,11 @@
 import type { Decimal } from 'decimal.js';
-import { z } from 'zod';
 import { queryMeterTotals } from '../aggregator/usage.js';
 import type { Catalog, Customer, Meter } from '../catalog/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { defineQuery, type Store } from '../platform/store.js';
-import { durationMs, fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
-import { roundToMinorUnit, type Charges, type ChargesService, type PlansContracts } from '../rater/index.js';
+import type { Store } from '../platform/store.js';
+import { durationMs } from '../platform/time.js';
+import { buildRatedCharges, roundToMinorUnit, type Charges, type ChargesService, type PlansContracts, type RatedFigure } from '../rater/index.js';
 import { derivedId, messageIdOf, type AlertDetails, type AlertRecord, type AlertStore, type DeliveryRecord, type MessageType } from './alert-store.js';
 import { forecastPeriodEnd } from './detectors/budget.js';
 import { detectSpike, topDrivers, type Driver, type KeyedCost } from './detectors/spike.js';
@@ -23,24 +22,6 @@ const OVERLAP_MS = 10_000;
 /** Past windows of a spike baseline barely change; their costs are reused for this long. */
 const BASELINE_TTL_MS = 10 * MINUTE;
 const COMMITMENT_LINE = 'minimum-commitment';
-
-const latestFiguresOf = defineQuery({
-  name: 'alerts.latestFiguresOf',
-  sql: (t) => `SELECT tenant_id, customer_id, toString(max(rated_at)) AS last_rated, argMax(statement, rated_at) AS statement
-    FROM ${t('rated_charges')} WHERE tenant_id = {tenantId:String} AND customer_id IN {customerIds:Array(String)}
-    GROUP BY tenant_id, customer_id`,
-  params: z.object({ tenantId: z.string(), customerIds: z.array(z.string()) }),
-  row: z.object({ tenant_id: z.string(), customer_id: z.string(), last_rated: z.string(), statement: z.string() }),
-});
-
-const latestFigures = defineQuery({
-  name: 'alerts.latestFigures',
-  sql: (t) => `SELECT tenant_id, customer_id, toString(max(rated_at)) AS last_rated, argMax(statement, rated_at) AS statement
-    FROM ${t('rated_charges')} WHERE rated_at > {since:DateTime64(3, 'UTC')}
-    GROUP BY tenant_id, customer_id`,
-  params: z.object({ since: z.string() }),
-  row: z.object({ tenant_id: z.string(), customer_id: z.string(), last_rated: z.string(), statement: z.string() }),
-});
 
 export interface AlertEngineDeps {
   readonly store: Store;
@@ -88,12 +69,13 @@ function sumOf(costs: ChargeCosts): Decimal {
 const money = (value: Decimal) => format(value.toDecimalPlaces(9));
 
 /**
- * Evaluates alert rules on every newly rated figure (the rater's snapshots in rated_charges, so it
+ * Evaluates alert rules on every newly rated figure (the rater's stored figures, so it
  * works in the rater's process or its own), records alerts and their deliveries in the outbox,
  * then the state: a crash in between repeats the same decision onto the same ids.
  */
 export function buildAlertEngine(deps: AlertEngineDeps) {
   const { store, log, metrics, alertStore, now = Date.now } = deps;
+  const ratedCharges = buildRatedCharges({ store });
   let watermark: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -109,14 +91,14 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
   async function cycle(): Promise<void> {
     const started = performance.now();
     const since = watermark === undefined ? 0 : Math.max(0, watermark - OVERLAP_MS);
-    const rows = await latestFigures(store, { since: toClickHouseTime(new Date(since)) });
-    const byTenant = new Map<string, typeof rows>();
-    for (const row of rows) byTenant.set(row.tenant_id, [...(byTenant.get(row.tenant_id) ?? []), row]);
+    const rows = await ratedCharges.latestSince(since);
+    const byTenant = new Map<string, RatedFigure[]>();
+    for (const row of rows) byTenant.set(row.tenantId, [...(byTenant.get(row.tenantId) ?? []), row]);
     for (const [tenantId, customers] of retry) {
-      const known = new Set((byTenant.get(tenantId) ?? []).map((row) => row.customer_id));
+      const known = new Set((byTenant.get(tenantId) ?? []).map((row) => row.customerId));
       const missing = [...customers].filter((customerId) => !known.has(customerId));
       if (missing.length === 0) continue;
-      const again = await latestFiguresOf(store, { tenantId, customerIds: missing });
+      const again = await ratedCharges.latest(tenantId, missing);
       byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), ...again]);
     }
     let newest = watermark ?? 0;
@@ -125,7 +107,7 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
       try {
         const failing = await evaluateTenant(tenantId, figures);
         const pending = retry.get(tenantId) ?? new Set<string>();
-        for (const figure of figures) pending.delete(figure.customer_id);
+        for (const figure of figures) pending.delete(figure.customerId);
         for (const customerId of failing) pending.add(customerId);
         if (pending.size > 0) retry.set(tenantId, pending);
         else retry.delete(tenantId);
@@ -135,7 +117,7 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
         log.warn({ err: error, tenantId }, 'alert evaluation failed; retrying next cycle');
       }
     }
-    for (const row of rows) newest = Math.max(newest, fromClickHouseTime(row.last_rated).getTime());
+    for (const row of rows) newest = Math.max(newest, Date.parse(row.ratedAt));
     // A failed tenant is looked at again: its figures stay after the watermark.
     if (!failed) watermark = newest;
     else watermark ??= 0;
@@ -146,14 +128,11 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
   }
 
   /** Evaluates the tenant's rules on these figures; answers the customers for which a rule failed. */
-  async function evaluateTenant(
-    tenantId: string,
-    figures: ReadonlyArray<{ customer_id: string; last_rated: string; statement: string }>,
-  ): Promise<Set<string>> {
+  async function evaluateTenant(tenantId: string, figures: readonly RatedFigure[]): Promise<Set<string>> {
     const failing = new Set<string>();
     const rules = await deps.rules.list(tenantId);
     if (rules.length === 0) return failing;
-    const states = await alertStore.loadStates(tenantId, figures.map((f) => f.customer_id));
+    const states = await alertStore.loadStates(tenantId, figures.map((f) => f.customerId));
     const meters = new Map((await deps.catalog.listMeters(tenantId)).map((meter) => [meter.key, meter]));
     const chargeMeters = new Map<string, Map<string, string>>();
     const endpoints = await deps.endpoints.list(tenantId);
@@ -166,12 +145,22 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     const stateRows: Array<{ ruleId: string; customerId: string; state: RuleState }> = [];
 
     for (const figure of figures) {
-      const applicable = effectiveRules(rules, figure.customer_id);
+      const applicable = effectiveRules(rules, figure.customerId);
       if (applicable.length === 0) continue;
-      const charges = JSON.parse(figure.statement) as Charges;
-      const ratedAt = fromClickHouseTime(figure.last_rated).toISOString();
-      const customer = customers.get(figure.customer_id);
+      const customer = customers.get(figure.customerId);
       if (!customer) continue;
+      let charges: Charges;
+      try {
+        charges = figure.statement();
+      } catch (error) {
+        // A stored figure that does not read back is this customer's failure: the tenant's other
+        // customers are evaluated, and this one is read again next cycle.
+        failing.add(customer.id);
+        metrics.alertEvaluationFailures.inc();
+        log.error({ err: error, tenantId, customerId: customer.id }, 'stored figure does not match the charges schema; its rules are not evaluated');
+        continue;
+      }
+      const ratedAt = figure.ratedAt;
       // A customer without a contract has no plan and no charges: only its usage can be watched.
       const plan = charges.plan;
       if (plan !== null && !chargeMeters.has(plan)) {

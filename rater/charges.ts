@@ -9,8 +9,8 @@ import {
 import type { Store } from '../platform/store.js';
 import { D, format, ZERO } from './pricing/decimal.js';
 import type { PlansContracts } from './plans-contracts.js';
-import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
-import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion } from './schemas.js';
+import { buildRatedCharges } from './rated-charges.js';
+import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion, RatedSnapshot } from './schemas.js';
 import { batchedUsageSource, directUsageSource, recordingUsageSource, usageUntil, type Span, type UsageSource } from './usage-source.js';
 import { RatingFailedError, ratingFailureOf, type RatingFailure } from './rating-failure.js';
 import {
@@ -132,11 +132,12 @@ function versionSpans(versions: readonly PlanVersion[], active: Span): Array<Spa
 
 /** The charges of a customer's billing period, computed from the rollups on request. */
 export function buildCharges({ store, catalog, plans, now = Date.now, cached }: ChargesDeps) {
+  const ratedCharges = buildRatedCharges({ store });
   return {
     /** The figures the rater stored for this customer, newest first. */
     async history(tenantId: string, customerId: string): Promise<RatedSnapshot[]> {
       await catalog.getCustomer(tenantId, customerId);
-      return ratedSnapshots(store, tenantId, customerId);
+      return ratedCharges.history(tenantId, customerId);
     },
 
     async forCustomer(tenantId: string, customerId: string, period: 'current' | string): Promise<Charges> {

@@ -3,5 +3,6 @@ export { buildPlansContracts, type PlansContracts, type PlansContractsDeps } fro
 export { buildCharges, type Charges, type ChargesDeps, type ChargesService, type RatingOutcome } from './charges.js';
 export { RatingFailedError, type RatingFailure, type RatingFailureKind } from './rating-failure.js';
 export { buildStatement, type Statement, type StatementInput, type StatementLine } from './statement.js';
-export { buildRatingLoop, ratedSnapshots, type CustomerFailure, type RatingLoop, type RatingLoopDeps, type RatedSnapshot } from './rating-loop.js';
+export { buildRatingLoop, type CustomerFailure, type RatingLoop, type RatingLoopDeps } from './rating-loop.js';
+export { buildRatedCharges, RatedChargesReadError, type RatedCharges, type RatedChargesDeps, type RatedFigure } from './rated-charges.js';
 export * from './schemas.js';

@@ -6,7 +6,7 @@ import { defineQuery, insertRows, type Store } from '../platform/store.js';
 import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
 import type { Charges, RatingOutcome } from './charges.js';
 import { ratingFailureOf, type RatingFailure, type RatingFailureKind } from './rating-failure.js';
-import { roundToMinorUnit } from './pricing/rounding.js';
+import { buildRatedCharges } from './rated-charges.js';
 
 /**
  * Rows can become visible a little after the instant they were stamped with (an insert in
@@ -30,33 +30,6 @@ const changedSubjects = defineQuery({
     GROUP BY tenant_id, subject`,
   params: z.object({ since: z.string(), upTo: z.string() }),
   row: z.object({ tenant_id: z.string(), subject: z.string(), first_ingested: z.string(), last_ingested: z.string() }),
-});
-
-const lastRated = defineQuery({
-  name: 'rater.lastRated',
-  sql: (t) => `SELECT toString(max(rated_at)) AS rated_at, count() AS n FROM ${t('rated_charges')}`,
-  params: z.object({}),
-  row: z.object({ rated_at: z.string(), n: z.coerce.number() }),
-});
-
-const snapshotsQuery = defineQuery({
-  name: 'rater.snapshots',
-  sql: (t) => `SELECT toString(rated_at) AS rated_at, toString(period_start) AS period_start, toString(period_end) AS period_end,
-      currency, toString(subtotal) AS subtotal, toString(tax) AS tax, toString(total) AS total
-    FROM ${t('rated_charges')}
-    WHERE tenant_id = {tenantId:String} AND customer_id = {customerId:String}
-    ORDER BY period_start DESC, rated_at DESC
-    LIMIT {limit:UInt32}`,
-  params: z.object({ tenantId: z.string(), customerId: z.string(), limit: z.number().int() }),
-  row: z.object({
-    rated_at: z.string(),
-    period_start: z.string(),
-    period_end: z.string(),
-    currency: z.string(),
-    subtotal: z.string(),
-    tax: z.string(),
-    total: z.string(),
-  }),
 });
 
 const failingCustomers = defineQuery({
@@ -91,16 +64,6 @@ export interface CustomerFailure {
   readonly retryAt: number;
 }
 
-export interface RatedSnapshot {
-  readonly ratedAt: string;
-  readonly periodStart: string;
-  readonly periodEnd: string;
-  readonly currency: string;
-  readonly subtotal: string;
-  readonly tax: string;
-  readonly total: string;
-}
-
 export interface RatingLoopDeps {
   readonly store: Store;
   readonly log: Logger;
@@ -124,7 +87,7 @@ export type RatingLoop = ReturnType<typeof buildRatingLoop>;
 /**
  * The continuous rater: every cycle it finds the customers whose usage arrived since its
  * watermark (over ingestion time, so it works across processes) or whose terms changed, re-rates
- * their current period and appends the result to rated_charges.
+ * their current period and appends the result to the rated-charges store.
  */
 export function buildRatingLoop({
   store,
@@ -137,6 +100,7 @@ export function buildRatingLoop({
   onRated,
   now = Date.now,
 }: RatingLoopDeps) {
+  const ratedCharges = buildRatedCharges({ store });
   /** tenant \0 customer → when its oldest unrated change was ingested. */
   const dirty = new Map<string, number>();
   /** tenant \0 subject → when events for it were stored in this process and not yet rated. */
@@ -182,9 +146,8 @@ export function buildRatingLoop({
         mark(row.tenant_id, row.customer_id, failure.since);
       }
       metrics.customersFailing.set(failures.size);
-      const [row] = await lastRated(store, {});
       // First start on this store: rate everything ever ingested once.
-      watermark = row && row.n > 0 ? fromClickHouseTime(row.rated_at).getTime() : 0;
+      watermark = (await ratedCharges.lastRatedAt()) ?? 0;
     }
     const rows = await changedSubjects(store, {
       since: toClickHouseTime(new Date(Math.max(0, watermark - WATERMARK_OVERLAP_MS))),
@@ -240,22 +203,7 @@ export function buildRatingLoop({
         const rated = outcome.rated;
         await recordFailures(tenantId, outcome.failed, customers);
         const ratedAt = now();
-        await insertRows(
-          store,
-          'rated_charges',
-          rated.map((charges) => ({
-            tenant_id: tenantId,
-            customer_id: charges.customerId,
-            period_start: toClickHouseTime(new Date(charges.periodStart)),
-            period_end: toClickHouseTime(new Date(charges.periodEnd)),
-            rated_at: toClickHouseTime(new Date(ratedAt)),
-            currency: charges.currency,
-            subtotal: charges.subtotal,
-            tax: charges.tax,
-            total: charges.total,
-            statement: JSON.stringify(charges),
-          })),
-        );
+        await ratedCharges.append(tenantId, ratedAt, rated);
         metrics.customersRated.inc(rated.length);
         await recordRecoveries(tenantId, rated.map((charges) => charges.customerId), ratedAt);
         for (const charges of rated) {
@@ -414,17 +362,4 @@ export function buildRatingLoop({
       if (running) await running;
     },
   };
-}
-
-/** A customer's rated snapshots, newest first: the history of its figures. */
-export async function ratedSnapshots(store: Store, tenantId: string, customerId: string, limit = 100): Promise<RatedSnapshot[]> {
-  return (await snapshotsQuery(store, { tenantId, customerId, limit })).map((row) => ({
-    ratedAt: fromClickHouseTime(row.rated_at).toISOString(),
-    periodStart: fromClickHouseTime(row.period_start).toISOString(),
-    periodEnd: fromClickHouseTime(row.period_end).toISOString(),
-    currency: row.currency,
-    subtotal: roundToMinorUnit(row.subtotal, row.currency),
-    tax: roundToMinorUnit(row.tax, row.currency),
-    total: roundToMinorUnit(row.total, row.currency),
-  }));
 }

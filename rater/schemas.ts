@@ -125,3 +125,80 @@ export const breakdownRowView = z.object({
   clamp: z.enum(['min', 'max']).optional(),
   amount: z.string(),
 });
+
+const money = z.string().describe('decimal string');
+
+export const unpricedView = z
+  .array(
+    z.object({
+      meter: z.string(),
+      from: z.string(),
+      to: z.string(),
+      quantity: money.describe("the meter's aggregate over the span"),
+      reason: z.enum(['no_contract', 'no_price']),
+    }),
+  )
+  .describe('usage in the period that no charge prices, per meter and span: outside the contract (no_contract) or inside it with no charge on the meter (no_price)');
+
+/**
+ * The charges of a customer's period as the API answers them and as the rater stores each rated
+ * figure: one shape, so what is read back from the store is checked against what was promised.
+ */
+export const chargesView = z.object({
+  customerId: z.string(),
+  periodStart: z.string(),
+  periodEnd: z.string(),
+  asOf: z.string(),
+  currency: z.string(),
+  plan: z.string().nullable().describe('null without a contract'),
+  contractVersion: z.number().int().nullable().describe('null without a contract'),
+  contract: z
+    .object({ version: z.number().int(), plan: z.string(), startsAt: z.string(), endsAt: z.string().optional() })
+    .nullable()
+    .describe('the contract the figures are priced with; null when the customer has none (then there are no lines and all usage is unpriced)'),
+  lines: z.array(
+    z.object({
+      charge: z.string(),
+      category: z.string().optional(),
+      quantity: money,
+      parts: z.array(
+        z.object({
+          from: z.string(),
+          to: z.string(),
+          priceVersion: z.number().int(),
+          quantity: money,
+          amount: money,
+          breakdown: z.array(breakdownRowView),
+          cost: money.optional(),
+          markup: money.optional(),
+          margin: money.optional(),
+        }),
+      ),
+      grossAmount: money,
+      discount: money,
+      taxes: z.array(z.object({ name: z.string(), percent: money, amount: money, preciseAmount: money })),
+      amount: money,
+      preciseAmount: money,
+    }),
+  ),
+  subtotal: money,
+  tax: money,
+  total: money,
+  unpriced: unpricedView,
+  forecast: z
+    .object({ subtotal: money.describe('rounded to the minor unit'), preciseSubtotal: money.describe('to 9 decimal places'), method: z.string() })
+    .optional(),
+});
+export type ChargesView = z.infer<typeof chargesView>;
+
+/** One figure of a customer's rating history: the totals the rater stored at one moment. */
+export const ratedSnapshotView = z.object({
+  ratedAt: z.string(),
+  periodStart: z.string(),
+  periodEnd: z.string(),
+  currency: z.string(),
+  subtotal: money,
+  tax: money,
+  total: money,
+});
+export type RatedSnapshot = z.infer<typeof ratedSnapshotView>;

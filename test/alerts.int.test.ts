@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertRows } from '../platform/store.js';
+import { toClickHouseTime } from '../platform/time.js';
 import { cloudEvent, createTenant, expectStatus } from './support/fixtures.js';
 import { waitFor } from './support/process.js';
 import { startSmtpCatcher, startWebhookReceiver, verifySignature, type SmtpCatcher, type WebhookReceiver } from './support/receivers.js';
@@ -448,5 +450,72 @@ describe('usage thresholds, spend of one meter, and a forecast that rises and fa
     await waitFor(async () => (forecasts().length >= 3 ? true : undefined), 'the second rise', 30_000);
     expect(forecasts()[2]).toMatchObject({ type: 'alert.fired' });
     expect(forecasts()[2]?.data.alertId).not.toBe(fired?.data.alertId);
+  });
+});
+
+describe('a stored figure that does not read back', () => {
+  let svc: TestService;
+  let receiver: WebhookReceiver;
+  let admin: string;
+
+  beforeAll(async () => {
+    receiver = await startWebhookReceiver();
+    svc = await startTestService({ env: { ...LOOPBACK_RECEIVERS, METERLINE_RATER_INTERVAL: '100ms', METERLINE_ALERTS_INTERVAL: '200ms' } });
+    admin = await createTenant(svc, 'msp');
+    const post = (path: string, body: unknown) => expectStatus(svc.request('POST', path, { key: admin, body }), 201);
+    await post('/v1/meters', { key: 'calls', name: 'Calls', eventType: 'api.call', aggregation: 'COUNT' });
+    await post('/v1/plans', {
+      key: 'api',
+      name: 'API',
+      currency: 'USD',
+      charges: [{ key: 'calls', meter: 'calls', price: { model: 'unit', unitAmount: '1.00' } }],
+      effectiveFrom: '2020-01-01T00:00:00Z',
+    });
+    for (const id of ['acme', 'beta']) {
+      await post('/v1/customers', { id, name: id, timezone: 'UTC', currency: 'USD' });
+      await expectStatus(svc.request('PUT', `/v1/customers/${id}/contract`, { key: admin, body: { plan: 'api', startsAt: '2020-01-01T00:00:00Z' } }), 200);
+    }
+    receiver.trust((await post('/v1/webhook-endpoints', { url: receiver.url })).body.secret as string);
+    await post('/v1/alert-rules', { kind: 'spend_threshold', thresholds: ['100'], channels: ['webhook'] });
+  });
+  afterAll(async () => {
+    await svc.close();
+    await receiver.close();
+  });
+
+  it("fails only its own customer's rules: the tenant's other customers are alerted all the same", async () => {
+    // The contract change rates acme once; a torn statement is then its latest figure.
+    await waitFor(async () => {
+      const history = await expectStatus(svc.request('GET', '/v1/customers/acme/charges/history', { key: admin }), 200);
+      return history.body.data.length > 0 ? true : undefined;
+    }, 'the first figure of acme', 30_000);
+    const failuresBefore = (await svc.service.metrics.alertEvaluationFailures.get()).values[0]?.value ?? 0;
+    await insertRows(svc.service.store, 'rated_charges', [
+      {
+        tenant_id: 'msp',
+        customer_id: 'acme',
+        period_start: toClickHouseTime(new Date(Date.now() - HOUR)),
+        period_end: toClickHouseTime(new Date(Date.now() + DAY)),
+        rated_at: toClickHouseTime(new Date()),
+        currency: 'USD',
+        subtotal: '0',
+        tax: '0',
+        total: '0',
+        statement: '{"customerId":"acme","lines":[{"charge":"calls",',
+      },
+    ]);
+    await waitFor(async () => {
+      const failures = (await svc.service.metrics.alertEvaluationFailures.get()).values[0]?.value ?? 0;
+      return failures > failuresBefore ? true : undefined;
+    }, 'the unreadable figure counted as a failed evaluation', 30_000);
+
+    await expectStatus(
+      svc.request('POST', '/v1/events', { key: admin, body: Array.from({ length: 120 }, () => cloudEvent({ type: 'api.call', subject: 'beta' })) }),
+      202,
+    );
+    await waitFor(async () => (receiver.received.length >= 1 ? true : undefined), 'the alert of beta', 30_000);
+    const fired = receiver.received.map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> });
+    expect(fired).toEqual([expect.objectContaining({ type: 'alert.fired', data: expect.objectContaining({ customerId: 'beta', threshold: '100', value: '120.00' }) })]);
+    expect((await expectStatus(svc.request('GET', '/v1/alerts?customerId=acme', { key: admin }), 200)).body.data).toEqual([]);
   });
 });

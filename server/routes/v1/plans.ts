@@ -2,13 +2,15 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { customerId } from '../../../catalog/index.js';
 import {
-  breakdownRowView,
+  chargesView,
   contractInput,
   contractVersionView,
   planInput,
   planVersionView,
+  ratedSnapshotView,
   roundToMinorUnit,
   sumOfTexts,
+  unpricedView,
   type ChargesService,
   type PlansContracts,
 } from '../../../rater/index.js';
@@ -127,62 +129,6 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
       .default('current'),
   });
   const money = z.string().describe('decimal string');
-  const unpricedView = z
-    .array(
-      z.object({
-        meter: z.string(),
-        from: z.string(),
-        to: z.string(),
-        quantity: money.describe("the meter's aggregate over the span"),
-        reason: z.enum(['no_contract', 'no_price']),
-      }),
-    )
-    .describe('usage in the period that no charge prices, per meter and span: outside the contract (no_contract) or inside it with no charge on the meter (no_price)');
-  const chargesView = z.object({
-    customerId: z.string(),
-    periodStart: z.string(),
-    periodEnd: z.string(),
-    asOf: z.string(),
-    currency: z.string(),
-    plan: z.string().nullable().describe('null without a contract'),
-    contractVersion: z.number().int().nullable().describe('null without a contract'),
-    contract: z
-      .object({ version: z.number().int(), plan: z.string(), startsAt: z.string(), endsAt: z.string().optional() })
-      .nullable()
-      .describe('the contract the figures are priced with; null when the customer has none (then there are no lines and all usage is unpriced)'),
-    lines: z.array(
-      z.object({
-        charge: z.string(),
-        category: z.string().optional(),
-        quantity: money,
-        parts: z.array(
-          z.object({
-            from: z.string(),
-            to: z.string(),
-            priceVersion: z.number().int(),
-            quantity: money,
-            amount: money,
-            breakdown: z.array(breakdownRowView),
-            cost: money.optional(),
-            markup: money.optional(),
-            margin: money.optional(),
-          }),
-        ),
-        grossAmount: money,
-        discount: money,
-        taxes: z.array(z.object({ name: z.string(), percent: money, amount: money, preciseAmount: money })),
-        amount: money,
-        preciseAmount: money,
-      }),
-    ),
-    subtotal: money,
-    tax: money,
-    total: money,
-    unpriced: unpricedView,
-    forecast: z
-      .object({ subtotal: money.describe('rounded to the minor unit'), preciseSubtotal: money.describe('to 9 decimal places'), method: z.string() })
-      .optional(),
-  });
 
   app.get(
     '/v1/customers/:id/charges',
@@ -213,9 +159,7 @@ export const planRoutes: FastifyPluginAsyncZod<{ plans: PlansContracts; charges:
         params: z.object({ id: customerId }),
         response: {
           200: z.object({
-            data: z.array(
-              z.object({ ratedAt: z.string(), periodStart: z.string(), periodEnd: z.string(), currency: z.string(), subtotal: money, tax: money, total: money }),
-            ),
+            data: z.array(ratedSnapshotView),
           }),
           ...errorResponses,
         },
