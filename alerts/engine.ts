@@ -1,16 +1,15 @@
-import type { Decimal } from 'decimal.js';
 import { z } from 'zod';
 import { queryMeterTotals } from '../aggregator/usage.js';
 import type { Catalog, Customer, Meter } from '../catalog/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import { D as AlertDecimal, format, type Decimal } from '../platform/money.js';
 import { defineQuery, type Store } from '../platform/store.js';
 import { durationMs, fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
 import { roundToMinorUnit, type Charges, type ChargesService, type PlansContracts } from '../rater/index.js';
 import { derivedId, messageIdOf, type AlertDetails, type AlertRecord, type AlertStore, type DeliveryRecord, type MessageType } from './alert-store.js';
 import { forecastPeriodEnd } from './detectors/budget.js';
 import { detectSpike, topDrivers, type Driver, type KeyedCost } from './detectors/spike.js';
-import { AlertDecimal, format } from './decimal.js';
 import { decideBudget, decideForecast, decideSpike, decideThresholds, enterPeriod, type Decision, type RuleState } from './decide.js';
 import { ALERT_KINDS } from './rule-schema.js';
 import { effectiveRules, type AlertRule, type AlertRules } from './rules.js';

@@ -7,7 +7,7 @@ import {
   type Meter,
 } from '../catalog/index.js';
 import type { Store } from '../platform/store.js';
-import { D, format, ZERO } from './pricing/decimal.js';
+import { D, format, ZERO } from '../platform/money.js';
 import type { PlansContracts } from './plans-contracts.js';
 import { ratedSnapshots, type RatedSnapshot } from './rating-loop.js';
 import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion } from './schemas.js';
