@@ -24,4 +24,15 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // One home for exact decimals; tests keep their own high-precision oracles.
+    files: ['**/*.ts'],
+    ignores: ['platform/money.ts', '**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'decimal.js', message: 'compute, parse and format decimals through platform/money.ts (60 digits, exact or throwing).' }] },
+      ],
+    },
+  },
 );

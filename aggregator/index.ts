@@ -4,7 +4,6 @@ export { MIGRATIONS, type Migration } from './migrations/index.js';
 export {
   queryMeterUsage,
   queryMeterTotals,
-  averageOf,
   WIDE_SUM,
   meterUsageStatement,
   meterTotalsStatements,

@@ -1,21 +1,13 @@
-import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import type { Aggregation } from '../catalog/index.js';
 import { InvalidRequestError } from '../platform/errors.js';
+import { averageOf } from '../platform/money.js';
 import { LimitExceededError } from '../platform/limits.js';
 import { selectRows, settingsClause, timeoutSettings, type StatementSettings, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
 
 export const WINDOW_SIZES = ['MINUTE', 'HOUR', 'DAY', 'MONTH'] as const;
 export type WindowSize = (typeof WINDOW_SIZES)[number];
-
-/** Averages are the only aggregation that divides; they keep the stored scale, rounded half-even. */
-const AvgDecimal = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN });
-
-/** An AVG meter's value: sum / count at the stored scale (9 places), rounded half-even. */
-export function averageOf(sum: string, count: string): string {
-  return new AvgDecimal(sum).div(count).toDecimalPlaces(9).toFixed();
-}
 
 /**
  * SQL fragments picked from fixed tables by enum: nothing from a request is pasted in.

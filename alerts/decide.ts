@@ -1,7 +1,7 @@
 import { crossedBudgetThresholds, forecastState } from './detectors/budget.js';
 import type { SpikeResult } from './detectors/spike.js';
 import { crossedThresholds } from './detectors/thresholds.js';
-import { AlertDecimal, format } from './decimal.js';
+import { D, format } from '../platform/money.js';
 
 /**
  * What the engine remembers per rule and customer between evaluations, persisted after every
@@ -70,7 +70,7 @@ export function enterPeriod(prior: RuleState | undefined, periodStart: string, r
 }
 
 function higher(a: string | undefined, b: string): string {
-  return a === undefined || new AlertDecimal(b).gt(a) ? format(new AlertDecimal(b)) : a;
+  return a === undefined || new D(b).gt(a) ? format(new D(b)) : a;
 }
 
 /** spend_threshold and usage_threshold: one alert per threshold crossed, ascending. */

@@ -1,15 +1,14 @@
-import type { Decimal } from 'decimal.js';
 import { queryMeterTotals } from '../aggregator/usage.js';
 import type { Catalog, Customer, Meter } from '../catalog/index.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import { D, format, type Decimal } from '../platform/money.js';
 import type { Store } from '../platform/store.js';
 import { durationMs } from '../platform/time.js';
 import { buildRatedCharges, roundToMinorUnit, type Charges, type ChargesService, type PlansContracts, type RatedFigure } from '../rater/index.js';
 import { derivedId, messageIdOf, type AlertDetails, type AlertRecord, type AlertStore, type DeliveryRecord, type MessageType } from './alert-store.js';
 import { forecastPeriodEnd } from './detectors/budget.js';
 import { detectSpike, topDrivers, type Driver, type KeyedCost } from './detectors/spike.js';
-import { AlertDecimal, format } from './decimal.js';
 import { decideBudget, decideForecast, decideSpike, decideThresholds, enterPeriod, type Decision, type RuleState } from './decide.js';
 import { ALERT_KINDS } from './rule-schema.js';
 import { effectiveRules, type AlertRule, type AlertRules } from './rules.js';
@@ -50,7 +49,7 @@ interface Evaluated {
 type ChargeCosts = Map<string, Decimal>;
 
 function usageLines(charges: Charges): Map<string, Decimal> {
-  return new Map(charges.lines.filter((line) => line.charge !== COMMITMENT_LINE).map((line) => [line.charge, new AlertDecimal(line.preciseAmount)]));
+  return new Map(charges.lines.filter((line) => line.charge !== COMMITMENT_LINE).map((line) => [line.charge, new D(line.preciseAmount)]));
 }
 
 function difference(after: Charges, before: Charges): ChargeCosts {
@@ -61,7 +60,7 @@ function difference(after: Charges, before: Charges): ChargeCosts {
 }
 
 function sumOf(costs: ChargeCosts): Decimal {
-  let total = new AlertDecimal(0);
+  let total = new D(0);
   for (const cost of costs.values()) total = total.plus(cost);
   return total;
 }
@@ -232,7 +231,7 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
       return { value: line?.amount ?? '0', measure: `charge ${chargeKey}` };
     }
     if (meter !== undefined) {
-      let total = new AlertDecimal(0);
+      let total = new D(0);
       for (const line of context.charges.lines) if (context.chargeMeters.get(line.charge) === meter) total = total.plus(line.amount);
       // A sum of rounded line amounts: shown like them, in the currency's minor unit.
       return { value: roundToMinorUnit(format(total), context.charges.currency), measure: `charges of meter ${meter}` };
@@ -348,8 +347,8 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
       asOf: new Date(Math.max(asOf, start + 1)),
     });
     // The commitment true-up keeps the subtotal from projecting below the commitment.
-    const floor = new AlertDecimal(charges.subtotal);
-    return format(AlertDecimal.max(projected, floor));
+    const floor = new D(charges.subtotal);
+    return format(D.max(projected, floor));
   }
 
   /**
@@ -386,7 +385,7 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
     const keyed = (costs: ChargeCosts): KeyedCost[] => [...costs].map(([key, cost]) => ({ key, cost: money(cost) }));
     const average = (rows: ChargeCosts[]): KeyedCost[] => {
       const totals: ChargeCosts = new Map();
-      for (const costs of rows) for (const [key, cost] of costs) totals.set(key, (totals.get(key) ?? new AlertDecimal(0)).plus(cost));
+      for (const costs of rows) for (const [key, cost] of costs) totals.set(key, (totals.get(key) ?? new D(0)).plus(cost));
       return [...totals].map(([key, total]) => ({ key, cost: money(total.div(Math.max(1, rows.length))) }));
     };
     const windows = { current: { from: end - size, to: end }, baseline: baselineEnds.map((windowEnd) => ({ from: windowEnd - size, to: windowEnd })) };
@@ -414,14 +413,14 @@ export function buildAlertEngine(deps: AlertEngineDeps) {
         const meter = context.meters.get(context.chargeMeters.get(charge) ?? '');
         if (!meter || Object.keys(meter.groupBy).length === 0 || !(meter.aggregation === 'SUM' || meter.aggregation === 'COUNT')) continue;
         const [usage] = await queryMeterTotals(store, context.tenantId, [meter], context.customer.subjects, new Date(window.from), new Date(window.to));
-        const whole = new AlertDecimal(usage?.value ?? '0');
+        const whole = new D(usage?.value ?? '0');
         if (whole.isZero()) continue;
         for (const group of usage?.groupBy ?? []) {
           const label = Object.entries(group.group)
             .map(([dim, value]) => `${dim}=${value ?? '(none)'}`)
             .join(' ');
           const key = `${charge} ${label}`;
-          totals.set(key, (totals.get(key) ?? new AlertDecimal(0)).plus(cost.times(group.value).div(whole)));
+          totals.set(key, (totals.get(key) ?? new D(0)).plus(cost.times(group.value).div(whole)));
         }
       }
     }

@@ -1,5 +1,5 @@
 import { parseRfc3339 } from '../platform/time.js';
-import { preview } from './decimal.js';
+import { preview } from '../platform/money.js';
 
 /**
  * An instant given as a Date or as an RFC 3339 string with an explicit offset; strict, because

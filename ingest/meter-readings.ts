@@ -1,7 +1,7 @@
-import { Decimal } from 'decimal.js';
 import type { Meter } from '../catalog/index.js';
 import { toMeterDecimal } from '../platform/decimal.js';
 import type { MeterReading } from '../platform/event-log.js';
+import { canonicalNumberText } from '../platform/money.js';
 import { compileJsonPath, readJsonPath, type JsonPath } from '../platform/json-path.js';
 import type { FieldError } from './cloud-event.js';
 
@@ -33,8 +33,6 @@ function dataPath(path: JsonPath): string {
   return ['data', ...path.segments.map(String)].join('.');
 }
 
-const Canonical = Decimal.clone({ precision: 1_000, toExpNeg: -9e15, toExpPos: 9e15 });
-
 function isNumeric(value: unknown): value is number | bigint | { isLosslessNumber: true } {
   return typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'object' && value !== null && 'isLosslessNumber' in value);
 }
@@ -42,7 +40,7 @@ function isNumeric(value: unknown): value is number | bigint | { isLosslessNumbe
 /** One text per numeric value ("1.50", 1.5 and 1.5e0 alike), whichever JSON parsing path read it. */
 function canonicalNumber(value: number | bigint | { isLosslessNumber: true }): string {
   try {
-    return new Canonical(String(value)).toFixed();
+    return canonicalNumberText(String(value));
   } catch {
     return String(value);
   }

@@ -1,5 +1,15 @@
-import { Decimal } from 'decimal.js';
+/**
+ * The ingest boundary for meter values: is this JSON value an exact decimal that fits the
+ * Decimal(38, 9) column, and what is its canonical text?
+ *
+ * It stays apart from platform/money.ts on purpose. The wire takes any JSON number spelling
+ * (exponents, "+", ".5", numbers, bigints, lossless numbers) and this check answers an outcome per
+ * value rather than throwing, because a reject is listed per event; everything past the door
+ * speaks only the plain grammar of money.ts and computes there. The canonical text is built with
+ * money.ts's constructor and quoted with its preview, so there is still one decimal type.
+ */
 import { isLosslessNumber } from 'lossless-json';
+import { D, preview } from './money.js';
 
 /** Digits after the decimal point in the ClickHouse column type Decimal(38, 9). */
 export const DECIMAL_SCALE = 9;
@@ -8,16 +18,9 @@ export const DECIMAL_INTEGER_DIGITS = 29;
 
 export type DecimalCheck = { ok: true; value: string } | { ok: false; reason: string };
 
-// A private constructor so that nothing here depends on, or changes, the global Decimal settings.
-// The precision is far above the 38 digits a stored value can have, and the exponent limits keep
-// toFixed()/toString() in plain notation for every value that passes the bounds check.
-const MeterDecimal = Decimal.clone({ precision: 80, toExpNeg: -100, toExpPos: 100 });
-
 // The accepted text grammar is ^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$ ; the groups split it into
 // sign, integer digits, fraction digits (from either branch) and exponent.
 const DECIMAL_TEXT = /^([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?$/;
-
-const PREVIEW_LENGTH = 40;
 
 /**
  * Checks that `input` is an exact decimal that fits Decimal(38, 9) and returns it in canonical
@@ -84,7 +87,9 @@ function checkDecimalText(text: string): DecimalCheck {
     return { ok: false, reason: `has ${integerDigits} integer digits; at most ${DECIMAL_INTEGER_DIGITS} fit` };
   }
 
-  const value = new MeterDecimal(`${sign === '-' ? '-' : ''}${coefficient}e${exponent}`);
+  // Constructing a decimal never rounds, and a value within the bounds above has at most 38
+  // digits, so toFixed() writes exactly the digits checked.
+  const value = new D(`${sign === '-' ? '-' : ''}${coefficient}e${exponent}`);
   return { ok: true, value: value.toFixed() };
 }
 
@@ -92,9 +97,4 @@ function lastNonZeroIndex(digits: string): number {
   let index = digits.length - 1;
   while (index >= 0 && digits[index] === '0') index -= 1;
   return index;
-}
-
-function preview(text: string): string {
-  const shown = text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH)}…` : text;
-  return JSON.stringify(shown);
 }

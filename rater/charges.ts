@@ -7,7 +7,7 @@ import {
   type Meter,
 } from '../catalog/index.js';
 import type { Store } from '../platform/store.js';
-import { D, format, ZERO } from './pricing/decimal.js';
+import { D, format, ZERO } from '../platform/money.js';
 import type { PlansContracts } from './plans-contracts.js';
 import { buildRatedCharges } from './rated-charges.js';
 import type { ChargeInput as PlanCharge, ContractVersion, PlanVersion, RatedSnapshot } from './schemas.js';

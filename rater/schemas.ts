@@ -1,6 +1,6 @@
-import { Decimal } from 'decimal.js';
 import { z } from 'zod';
 import { currencyCode, customerId } from '../catalog/index.js';
+import { D, HUNDRED } from '../platform/money.js';
 import { priceSchema } from './pricing/index.js';
 
 const slug = z
@@ -13,7 +13,7 @@ const instant = z.iso
   .datetime({ offset: true, error: 'an RFC 3339 date-time with an offset, such as 2026-12-01T00:00:00Z' })
   .refine((text) => Date.parse(text) % 60_000 === 0, 'must fall on a whole minute (usage is kept per minute)');
 const decimalText = z.string().regex(/^\d+(\.\d+)?$/, 'a non-negative decimal string such as "12.5"');
-const percentText = decimalText.refine((text) => new Decimal(text).lte(100), 'a percentage from 0 to 100');
+const percentText = decimalText.refine((text) => new D(text).lte(HUNDRED), 'a percentage from 0 to 100');
 
 export const chargeInput = z
   .object({

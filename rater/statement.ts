@@ -1,5 +1,4 @@
-import type { Decimal } from 'decimal.js';
-import { D, format, ZERO } from './pricing/decimal.js';
+import { D, format, ZERO, type Decimal } from '../platform/money.js';
 import { priceAmount, type BreakdownRow, type Price } from './pricing/index.js';
 import { roundToMinorUnit } from './pricing/rounding.js';
 

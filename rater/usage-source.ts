@@ -1,10 +1,9 @@
-import { Decimal } from 'decimal.js';
 import { z } from 'zod';
-import { averageOf, queryMeterTotals, queryMeterUsage, WIDE_SUM } from '../aggregator/index.js';
+import { queryMeterTotals, queryMeterUsage, WIDE_SUM } from '../aggregator/index.js';
 import type { Meter } from '../catalog/index.js';
 import { defineQuery, selectRows, settingsClause, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
-import { sumOfTexts } from './pricing/decimal.js';
+import { averageOf, D, sumOfTexts, wideSum, type Decimal } from '../platform/money.js';
 
 /** Half-open span of instants, in epoch milliseconds, on whole minutes. */
 export interface Span {
@@ -101,25 +100,23 @@ interface SubjectFigures {
   unique: string;
 }
 
-const Exact = Decimal.clone({ precision: 80, toExpNeg: -100, toExpPos: 100 });
-
 /** Combines one meter's per-subject figures into the customer's, exactly as one query over all its subjects would. */
 function combine(meter: Meter, figures: readonly SubjectFigures[]): string | undefined {
   if (figures.length === 0) return '0';
   switch (meter.aggregation) {
     case 'SUM':
-      return figures.reduce((sum, f) => sum.plus(f.sum), new Exact(0)).toFixed();
+      return wideSum(figures.map((f) => f.sum)).toFixed();
     case 'COUNT':
-      return figures.reduce((sum, f) => sum.plus(f.count), new Exact(0)).toFixed();
+      return wideSum(figures.map((f) => f.count)).toFixed();
     case 'MAX':
-      return Exact.max(...figures.map((f) => f.max)).toFixed();
+      return D.max(...figures.map((f) => f.max)).toFixed();
     case 'MIN':
-      return Exact.min(...figures.map((f) => f.min)).toFixed();
+      return D.min(...figures.map((f) => f.min)).toFixed();
     case 'LATEST':
       return [...figures].sort((a, b) => (a.latestTime < b.latestTime ? 1 : a.latestTime > b.latestTime ? -1 : 0))[0]?.latest;
     case 'AVG': {
-      const sum = figures.reduce((total, f) => total.plus(f.sum), new Exact(0));
-      const count = figures.reduce((total, f) => total.plus(f.count), new Exact(0));
+      const sum = wideSum(figures.map((f) => f.sum));
+      const count = wideSum(figures.map((f) => f.count));
       return averageOf(sum.toFixed(), count.toFixed());
     }
     case 'UNIQUE_COUNT':
@@ -207,14 +204,14 @@ export async function batchedUsageSource(store: Store, tenantId: string, request
     async dailyMaxSum(tenant, meter, subjects, span, timeZone) {
       const byMeter = daily.get(spanKey(span, timeZone));
       if (!byMeter) return direct.dailyMaxSum(tenant, meter, subjects, span, timeZone);
-      const perDay = new Map<number, InstanceType<typeof Exact>>();
+      const perDay = new Map<number, Decimal>();
       for (const subject of subjects) {
         for (const [day, max] of byMeter.get(`${meter.key}\u0000${subject}`) ?? []) {
           const current = perDay.get(day);
-          perDay.set(day, current === undefined ? new Exact(max) : Exact.max(current, max));
+          perDay.set(day, current === undefined ? new D(max) : D.max(current, max));
         }
       }
-      return [...perDay.values()].reduce((sum, value) => sum.plus(value), new Exact(0)).toFixed();
+      return wideSum(perDay.values()).toFixed();
     },
     events: (tenant, meter, subjects, span) => direct.events(tenant, meter, subjects, span),
   };

@@ -37,6 +37,9 @@ import { LOOPBACK_RECEIVERS, startTestService, type TestService } from './suppor
  * and every Prometheus query names only metrics the running service exports.
  */
 
+// An oracle apart from the service's own decimals, wide enough that no expected total is rounded
+// (the global Decimal's 20 digits would round big ones).
+const Exact = Decimal.clone({ precision: 80, toExpNeg: -100, toExpPos: 100 });
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DASHBOARDS = loadDashboards(join(ROOT, 'dashboards'));
 const PROMETHEUS = 'prometheus';
@@ -571,12 +574,12 @@ describe('ClickHouse panels and variables on the real engine', () => {
       const meter = meterKey(aggregation);
       const api = await expectStatus(svc.request('GET', `/v1/meters/${meter}/query?${query}`, { key }), 200);
       const expected = Object.fromEntries(
-        (api.body.data as Array<{ groupBy: { region: string }; value: string }>).map((row) => [row.groupBy.region, new Decimal(row.value).toFixed()]),
+        (api.body.data as Array<{ groupBy: { region: string }; value: string }>).map((row) => [row.groupBy.region, new Exact(row.value).toFixed()]),
       );
       const shown = Object.fromEntries(
         rows
           .filter((row) => row.meter === meter)
-          .map((row) => [(JSON.parse(String(row.dimensions)) as { region: string }).region, new Decimal(String(row.value)).toFixed()]),
+          .map((row) => [(JSON.parse(String(row.dimensions)) as { region: string }).region, new Exact(String(row.value)).toFixed()]),
       );
       expect(shown, aggregation).toEqual(expected);
       expect(Object.keys(shown).sort(), aggregation).toEqual(['eu', 'us']);
@@ -589,25 +592,25 @@ describe('ClickHouse panels and variables on the real engine', () => {
     const query = `from=${range.from.toISOString()}&to=${range.to.toISOString()}`;
     for (const meter of ['sum', 'count', 'unique-count']) {
       const api = await expectStatus(svc.request('GET', `/v1/meters/${meter}/query?${query}`, { key }), 200);
-      const total = rows.filter((row) => row.meter === meter).reduce((sum, row) => sum.plus(String(row.value)), new Decimal(0));
+      const total = rows.filter((row) => row.meter === meter).reduce((sum, row) => sum.plus(String(row.value)), new Exact(0));
       if (meter === 'unique-count') {
         // Distinct counts do not add across buckets; each bucket is at most the range's count.
         for (const row of rows.filter((candidate) => candidate.meter === meter)) {
-          expect(new Decimal(String(row.value)).lte(api.body.data[0].value as string)).toBe(true);
+          expect(new Exact(String(row.value)).lte(api.body.data[0].value as string)).toBe(true);
         }
       } else {
-        expect(total.toFixed(), meter).toBe(new Decimal(api.body.data[0].value as string).toFixed());
+        expect(total.toFixed(), meter).toBe(new Exact(api.body.data[0].value as string).toFixed());
       }
     }
   });
 
   describe('revenue panels, over the rater\'s snapshots', () => {
     const sqlOf = (title: string) => CH_PANELS.find((entry) => entry.panel.title === title)?.sql ?? '';
-    const exact = (value: unknown) => new Decimal(String(value)).toFixed();
+    const exact = (value: unknown) => new Exact(String(value)).toFixed();
     /** A DateTime64 as the engine prints it, as an ISO instant. */
     const iso = (value: unknown) => new Date(`${String(value).replace(' ', 'T')}Z`).toISOString();
     /** Within the last of the nine decimals the engine keeps, which it truncates. */
-    const close = (value: unknown, expected: Decimal) => new Decimal(String(value)).minus(expected).abs().lte('1e-8');
+    const close = (value: unknown, expected: Decimal) => new Exact(String(value)).minus(expected).abs().lte('1e-8');
     const charges = async (customer: string) => (await expectStatus(svc.request('GET', `/v1/customers/${customer}/charges`, { key }), 200)).body as Charges;
     const history = async (customer: string) =>
       (await expectStatus(svc.request('GET', `/v1/customers/${customer}/charges/history`, { key }), 200)).body.data as Array<{ ratedAt: string; tax: string; total: string }>;
@@ -616,7 +619,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
     const seededCost = (customer: string, periodStart: string) =>
       seeded
         .filter((event) => SUBJECTS[customer]?.includes(event.subject) && Date.parse(event.time) >= Date.parse(periodStart))
-        .reduce((sum, event) => sum.plus(String(event.data.v)), new Decimal(0));
+        .reduce((sum, event) => sum.plus(String(event.data.v)), new Exact(0));
 
     it.each(RATED_PANELS)('%s has a query in the dashboard', (title) => {
       expect(sqlOf(title)).toMatch(/meterline\.rated_charges/);
@@ -647,7 +650,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
       expect(before?.tax).toBe('0.00');
       const acme = rows.find((row) => row.customer === 'acme');
       expect(exact(acme?.tax)).toBe(exact(after?.tax));
-      expect(new Decimal(String(acme?.tax)).gt(0)).toBe(true);
+      expect(new Exact(String(acme?.tax)).gt(0)).toBe(true);
       // Gamma sent nothing: its period-to-date revenue is the platform fee.
       expect(exact(rows.find((row) => row.customer === 'gamma')?.subtotal)).toBe('49');
     });
@@ -672,12 +675,12 @@ describe('ClickHouse panels and variables on the real engine', () => {
         ['USD', 2, 'gamma'],
       ]);
       const subtotals = new Map<string, Decimal>();
-      for (const customer of ['acme', 'beta', 'gamma']) subtotals.set(customer, new Decimal((await charges(customer)).subtotal));
-      const usd = (subtotals.get('acme') ?? new Decimal(0)).plus(subtotals.get('gamma') ?? 0);
+      for (const customer of ['acme', 'beta', 'gamma']) subtotals.set(customer, new Exact((await charges(customer)).subtotal));
+      const usd = (subtotals.get('acme') ?? new Exact(0)).plus(subtotals.get('gamma') ?? 0);
       for (const row of rows) {
-        const subtotal = subtotals.get(String(row.customer)) ?? new Decimal(NaN);
+        const subtotal = subtotals.get(String(row.customer)) ?? new Exact(NaN);
         expect(exact(row.subtotal), String(row.customer)).toBe(subtotal.toFixed());
-        const share = row.currency === 'USD' ? subtotal.times(100).div(usd) : new Decimal(100);
+        const share = row.currency === 'USD' ? subtotal.times(100).div(usd) : new Exact(100);
         expect(close(row.share_percent, share), `${String(row.customer)}: ${String(row.share_percent)} against ${share.toFixed()}`).toBe(true);
       }
     });
@@ -691,7 +694,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
       ]);
       // The plans: 20 % on cost for Acme and Gamma; 35 % on cost, at least 100, for Beta.
       const billedFor = (customer: string, cost: Decimal) =>
-        (customer === 'beta' ? Decimal.max(cost.times('1.35'), 100) : cost.times('1.2')).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
+        (customer === 'beta' ? Exact.max(cost.times('1.35'), 100) : cost.times('1.2')).toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
       for (const row of rows) {
         const customer = String(row.customer);
         const api = await charges(customer);
@@ -704,9 +707,9 @@ describe('ClickHouse panels and variables on the real engine', () => {
           margin: billed.minus(cost).toFixed(),
         });
         // The same figures as the statement the charges API answers.
-        expect(exact(row.cost), customer).toBe(new Decimal(line?.parts[0]?.cost ?? NaN).toFixed());
-        expect(exact(row.billed), customer).toBe(new Decimal(line?.amount ?? NaN).toFixed());
-        const percent = billed.isZero() ? new Decimal(0) : billed.minus(cost).times(100).div(billed);
+        expect(exact(row.cost), customer).toBe(new Exact(line?.parts[0]?.cost ?? NaN).toFixed());
+        expect(exact(row.billed), customer).toBe(new Exact(line?.amount ?? NaN).toFixed());
+        const percent = billed.isZero() ? new Exact(0) : billed.minus(cost).times(100).div(billed);
         expect(close(row.margin_percent, percent), `${customer}: ${String(row.margin_percent)} against ${percent.toFixed()}`).toBe(true);
       }
       // Acme's usage falls in its period (unless the period began inside the seeded two hours).
@@ -736,7 +739,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
       // Only Beta has a budget (its own budget rule of 200); the tenant-wide rule is a spend threshold, not a budget.
       const beta = rows.find((row) => row.customer === 'beta');
       expect(exact(beta?.budget)).toBe('200');
-      expect(exact(beta?.over_budget)).toBe(new Decimal(exact(beta?.forecast)).minus(200).toFixed());
+      expect(exact(beta?.over_budget)).toBe(new Exact(exact(beta?.forecast)).minus(200).toFixed());
       for (const row of rows.filter((candidate) => candidate.customer !== 'beta')) {
         expect([row.budget, row.over_budget], String(row.customer)).toEqual([null, null]);
       }
@@ -745,7 +748,7 @@ describe('ClickHouse panels and variables on the real engine', () => {
 
   describe('alert panels, over the alerts the service raised on the rated figures', () => {
     const sqlOf = (title: string) => CH_PANELS.find((entry) => entry.panel.title === title)?.sql ?? '';
-    const exact = (value: unknown) => new Decimal(String(value)).toFixed();
+    const exact = (value: unknown) => new Exact(String(value)).toFixed();
     /** A DateTime64 as the engine prints it, as an ISO instant; null stays null. */
     const iso = (value: unknown) => (value === null ? null : new Date(`${String(value).replace(' ', 'T')}Z`).toISOString());
     const byCustomerAndKind = (a: AlertView, b: AlertView) => a.customerId.localeCompare(b.customerId) || a.kind.localeCompare(b.kind);

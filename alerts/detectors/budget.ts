@@ -1,11 +1,9 @@
-import { Decimal } from 'decimal.js';
-import { AlertDecimal, format, parseDecimal, parseNonNegative, parsePositive, plus, times } from '../decimal.js';
+import { COLUMN_SIZED, D, add, format, mul, parseDecimal, parseNonNegative, parsePositive, percentOf } from '../../platform/money.js';
 import { parseInstant } from '../instant.js';
 import { crossedThresholds } from './thresholds.js';
 
 /** Decimal places a forecast is rounded to: the scale amounts are stored at. */
 export const FORECAST_SCALE = 9;
-const HUNDRED = new AlertDecimal(100);
 
 /**
  * The amount at each percentage of `budget`, e.g. budget "1000" with [50, 80, 100] gives
@@ -35,13 +33,13 @@ export function crossedBudgetThresholds(input: {
 }
 
 function budgetLevels(budget: string, percentages: ReadonlyArray<string | number>): BudgetCrossing[] {
-  const total = parsePositive(budget, 'budget');
-  const parsed = percentages.map((p, i) => parseNonNegative(String(p), `percentages[${i}]`));
+  const total = parsePositive(budget, 'budget', COLUMN_SIZED);
+  const parsed = percentages.map((p, i) => parseNonNegative(String(p), `percentages[${i}]`, COLUMN_SIZED));
   return parsed.map((p, i) => {
     const before = parsed[i - 1];
     if (before !== undefined && !before.lt(p)) throw new RangeError(`percentages must be strictly ascending: ${format(p)} follows ${format(before)}`);
     // Dividing by 100 only moves the decimal point, so the amount stays exact.
-    return { percentage: format(p), amount: format(times(total, p).div(HUNDRED)) };
+    return { percentage: format(p), amount: format(percentOf(total, p)) };
   });
 }
 
@@ -64,7 +62,7 @@ export interface ForecastInput {
  * time elapsed to measure a rate, or none left in the period, the projection is spent itself.
  */
 export function forecastPeriodEnd(input: ForecastInput): string {
-  const spent = parseDecimal(input.spent, 'spent');
+  const spent = parseDecimal(input.spent, 'spent', COLUMN_SIZED);
   const start = parseInstant(input.periodStart, 'periodStart').getTime();
   const end = parseInstant(input.periodEnd, 'periodEnd').getTime();
   const asOf = parseInstant(input.asOf, 'asOf').getTime();
@@ -77,15 +75,15 @@ export function forecastPeriodEnd(input: ForecastInput): string {
   let rateSpent = spent;
   let rateStart = start;
   if (input.lookbackSpent !== undefined && input.lookbackStart !== undefined) {
-    rateSpent = parseDecimal(input.lookbackSpent, 'lookbackSpent');
+    rateSpent = parseDecimal(input.lookbackSpent, 'lookbackSpent', COLUMN_SIZED);
     rateStart = parseInstant(input.lookbackStart, 'lookbackStart').getTime();
     if (!(rateStart < asOf)) throw new RangeError('lookbackStart must be before asOf');
   }
   const remaining = end - asOf;
   const elapsed = asOf - rateStart;
   if (remaining <= 0 || elapsed <= 0) return format(spent);
-  const extrapolated = times(rateSpent, new AlertDecimal(remaining)).div(elapsed).toDecimalPlaces(FORECAST_SCALE, Decimal.ROUND_HALF_UP);
-  return format(plus(spent, extrapolated));
+  const extrapolated = mul(rateSpent, new D(remaining)).div(elapsed).toDecimalPlaces(FORECAST_SCALE, D.ROUND_HALF_UP);
+  return format(add(spent, extrapolated));
 }
 
 /**
@@ -95,8 +93,8 @@ export function forecastPeriodEnd(input: ForecastInput): string {
  * above to above, so at most once per period unless the projection falls back under and rises again.
  */
 export function forecastState(input: { projected: string; budget: string; wasAbove: boolean }): { above: boolean; fire: boolean } {
-  const projected = parseDecimal(input.projected, 'projected');
-  const budget = parseNonNegative(input.budget, 'budget');
+  const projected = parseDecimal(input.projected, 'projected', COLUMN_SIZED);
+  const budget = parseNonNegative(input.budget, 'budget', COLUMN_SIZED);
   const above = projected.gt(budget);
   return { above, fire: above && !input.wasAbove };
 }

@@ -1,9 +1,8 @@
-import { Decimal } from 'decimal.js';
-import { AlertDecimal, format, minus, parseDecimal, parseNonNegative, parsePositive, plus, times } from '../decimal.js';
+import { COLUMN_SIZED, D, add, format, mul, parseDecimal, parseNonNegative, parsePositive, sub, type Decimal } from '../../platform/money.js';
 
 /** Decimal places of the reported ratio, rounded down; decisions use exact products, not this figure. */
 export const RATIO_SCALE = 6;
-const HALF = new AlertDecimal('0.5');
+const HALF = new D('0.5');
 
 export interface SpikeInput {
   /** Cost in the latest window, non-negative. */
@@ -36,24 +35,24 @@ export interface SpikeResult {
  * minIncrease) and 0 for a zero cost (the only way such an alert resolves).
  */
 export function detectSpike(input: SpikeInput): SpikeResult {
-  const current = parseNonNegative(input.current, 'current');
-  const baseline = median(input.baseline.map((text, i) => parseNonNegative(text, `baseline[${i}]`)));
-  const ratio = parseDecimal(input.ratio, 'ratio');
-  const resolveRatio = parsePositive(input.resolveRatio, 'resolveRatio');
-  const minIncrease = parseNonNegative(input.minIncrease, 'minIncrease');
+  const current = parseNonNegative(input.current, 'current', COLUMN_SIZED);
+  const baseline = median(input.baseline.map((text, i) => parseNonNegative(text, `baseline[${i}]`, COLUMN_SIZED)));
+  const ratio = parseDecimal(input.ratio, 'ratio', COLUMN_SIZED);
+  const resolveRatio = parsePositive(input.resolveRatio, 'resolveRatio', COLUMN_SIZED);
+  const minIncrease = parseNonNegative(input.minIncrease, 'minIncrease', COLUMN_SIZED);
   if (ratio.lt(1)) throw new RangeError(`ratio must be at least 1, got ${format(ratio)}`);
   if (resolveRatio.gt(ratio)) throw new RangeError('resolveRatio must not exceed ratio, or the alert would resolve as it fires');
 
   // current / baseline ≥ k, decided on current ≥ k × baseline so no quotient is ever rounded.
-  const reaches = (k: Decimal) => (baseline.isZero() ? current.gt(0) : current.gte(times(k, baseline)));
+  const reaches = (k: Decimal) => (baseline.isZero() ? current.gt(0) : current.gte(mul(k, baseline)));
   const observed = {
     baselineValue: format(baseline),
-    observedRatio: baseline.isZero() ? null : format(current.div(baseline).toDecimalPlaces(RATIO_SCALE, Decimal.ROUND_DOWN)),
+    observedRatio: baseline.isZero() ? null : format(current.div(baseline).toDecimalPlaces(RATIO_SCALE, D.ROUND_DOWN)),
   };
   if (input.firing) {
     return reaches(resolveRatio) ? { state: 'firing', ...observed } : { state: 'ok', transition: 'resolved', ...observed };
   }
-  const fires = reaches(ratio) && minus(current, baseline).gte(minIncrease);
+  const fires = reaches(ratio) && sub(current, baseline).gte(minIncrease);
   return fires ? { state: 'firing', transition: 'fired', ...observed } : { state: 'ok', ...observed };
 }
 
@@ -64,7 +63,7 @@ function median(values: Decimal[]): Decimal {
   if (lower === undefined || upper === undefined) {
     throw new RangeError('baseline needs at least one window; pass "0" for a window without usage');
   }
-  return sorted.length % 2 === 1 ? upper : times(plus(lower, upper), HALF);
+  return sorted.length % 2 === 1 ? upper : mul(add(lower, upper), HALF);
 }
 
 export interface KeyedCost {
@@ -90,8 +89,8 @@ export function topDrivers(current: readonly KeyedCost[], baseline: readonly Key
   const before = totals(baseline, 'baseline');
   const drivers: Array<{ key: string; now: Decimal; before: Decimal; increase: Decimal }> = [];
   for (const [key, cost] of now) {
-    const was = before.get(key) ?? new AlertDecimal(0);
-    const increase = minus(cost, was);
+    const was = before.get(key) ?? new D(0);
+    const increase = sub(cost, was);
     if (increase.gt(0)) drivers.push({ key, now: cost, before: was, increase });
   }
   drivers.sort((a, b) => b.increase.cmp(a.increase) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -101,7 +100,7 @@ export function topDrivers(current: readonly KeyedCost[], baseline: readonly Key
 function totals(rows: readonly KeyedCost[], what: string): Map<string, Decimal> {
   const byKey = new Map<string, Decimal>();
   rows.forEach((row, i) => {
-    byKey.set(row.key, plus(byKey.get(row.key) ?? new AlertDecimal(0), parseDecimal(row.cost, `${what}[${i}].cost`)));
+    byKey.set(row.key, add(byKey.get(row.key) ?? new D(0), parseDecimal(row.cost, `${what}[${i}].cost`, COLUMN_SIZED)));
   });
   return byKey;
 }

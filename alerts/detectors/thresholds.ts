@@ -1,5 +1,4 @@
-import type { Decimal } from 'decimal.js';
-import { ONE, ZERO, floorDiv, format, minus, parseDecimal, parseNonNegative, parsePositive, plus, times } from '../decimal.js';
+import { COLUMN_SIZED, ONE, ZERO, add, floorDiv, format, mul, parseDecimal, parseNonNegative, parsePositive, sub, type Decimal } from '../../platform/money.js';
 
 /**
  * More crossings than this in one evaluation means a step far too small for the amounts (a
@@ -30,27 +29,27 @@ export interface ThresholdCrossingInput {
  */
 export function crossedThresholds(input: ThresholdCrossingInput): string[] {
   const fixed = parseAscending(input.thresholds);
-  const step = input.recurringStep === undefined ? undefined : parsePositive(input.recurringStep, 'recurringStep');
-  const previous = input.previous === undefined ? ZERO : parseDecimal(input.previous, 'previous');
-  const current = parseDecimal(input.current, 'current');
+  const step = input.recurringStep === undefined ? undefined : parsePositive(input.recurringStep, 'recurringStep', COLUMN_SIZED);
+  const previous = input.previous === undefined ? ZERO : parseDecimal(input.previous, 'previous', COLUMN_SIZED);
+  const current = parseDecimal(input.current, 'current', COLUMN_SIZED);
   if (current.lte(previous)) return [];
 
   const crossed = fixed.filter((t) => previous.lt(t) && t.lte(current));
   if (step !== undefined) {
     const base = fixed.at(-1) ?? ZERO;
     // Recurring threshold k (k ≥ 1) is base + k·step; it is crossed when first ≤ k ≤ last.
-    const first = previous.lt(base) ? ONE : floorDiv(minus(previous, base), step).plus(1);
-    const last = current.lt(base) ? ZERO : floorDiv(minus(current, base), step);
+    const first = previous.lt(base) ? ONE : floorDiv(sub(previous, base), step).plus(1);
+    const last = current.lt(base) ? ZERO : floorDiv(sub(current, base), step);
     const count = last.minus(first).plus(1);
     if (count.gt(MAX_CROSSED_THRESHOLDS - crossed.length)) throw tooMany(count.plus(crossed.length));
-    for (let k = first; k.lte(last); k = plus(k, ONE)) crossed.push(plus(base, times(step, k)));
+    for (let k = first; k.lte(last); k = add(k, ONE)) crossed.push(add(base, mul(step, k)));
   }
   if (crossed.length > MAX_CROSSED_THRESHOLDS) throw tooMany(crossed.length);
   return crossed.map(format);
 }
 
 function parseAscending(texts: readonly string[]): Decimal[] {
-  const values = texts.map((text, index) => parseNonNegative(text, `thresholds[${index}]`));
+  const values = texts.map((text, index) => parseNonNegative(text, `thresholds[${index}]`, COLUMN_SIZED));
   values.forEach((value, index) => {
     const before = values[index - 1];
     if (before !== undefined && !before.lt(value)) {

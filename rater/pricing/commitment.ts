@@ -1,4 +1,4 @@
-import { D, ZERO, format, parseFraction, parseNonNegative, prorate, sub } from './decimal.js';
+import { D, ZERO, format, parseFraction, parseNonNegative, prorate, sub } from '../../platform/money.js';
 
 /**
  * The top-up that brings a period's charges up to a minimum commitment:

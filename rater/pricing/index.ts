@@ -9,4 +9,3 @@ export { priceAmount } from './models.js';
 export type { PriceInput, PriceResult, BreakdownRow } from './models.js';
 export { commitmentTrueUp } from './commitment.js';
 export { roundToMinorUnit, minorUnitDigits } from './rounding.js';
-export { sumOfTexts } from './decimal.js';

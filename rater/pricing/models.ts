@@ -27,7 +27,6 @@
  *   though malformed or negative decimals and tier lists that leave a quantity unpriced still
  *   throw a RangeError rather than produce a wrong amount.
  */
-import type { Decimal } from 'decimal.js';
 import {
   D,
   HUNDRED,
@@ -45,7 +44,8 @@ import {
   prorate,
   sub,
   sum,
-} from './decimal.js';
+  type Decimal,
+} from '../../platform/money.js';
 import type { Price, PriceModel } from './price-schema.js';
 
 export interface PriceInput {

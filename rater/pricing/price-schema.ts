@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { Decimal } from 'decimal.js';
-import { D, DECIMAL_TEXT, HUNDRED } from './decimal.js';
+import { D, DECIMAL_TEXT, HUNDRED, type Decimal } from '../../platform/money.js';
 
 // Every amount, rate and bound is a decimal string: a JSON number would already have lost digits
 // by the time it got here.

@@ -1,4 +1,4 @@
-import { D, parseDecimal, preview } from './decimal.js';
+import { D, parseDecimal, preview } from '../../platform/money.js';
 
 // ISO 4217 minor units for every active code whose minor unit is not 2; every other code,
 // including the ones ISO lists as "N.A." (XAU, XDR, XXX, ...), gets 2.

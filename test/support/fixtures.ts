@@ -1,3 +1,4 @@
+import { wideSum } from '../../platform/money.js';
 import type { TestService } from './service.js';
 
 let sequence = 0;
@@ -34,9 +35,7 @@ body: any }> {
   return response;
 }
 
-const Exact = (await import('decimal.js')).Decimal.clone({ precision: 80, toExpNeg: -100, toExpPos: 100 });
-
 /** Decimal sum for expectations; the global Decimal's 20 digits would round big totals. */
 export function plus(...values: Array<string | number>): string {
-  return values.reduce<InstanceType<typeof Exact>>((sum, value) => sum.plus(value), new Exact(0)).toFixed();
+  return wideSum(values).toFixed();
 }

@@ -9,12 +9,12 @@ import {
   planVersionView,
   ratedSnapshotView,
   roundToMinorUnit,
-  sumOfTexts,
   unpricedView,
   type ChargesService,
   type PlansContracts,
 } from '../../../rater/index.js';
 import { limitsFor } from '../../../platform/limits.js';
+import { sumOfTexts } from '../../../platform/money.js';
 import { assertCustomerVisible, principalOf } from '../../plugins/auth.js';
 import { heavyRead, type QueryLimits } from '../heavy.js';
 import { nextCursor, pageQuery, pageSize, paginate } from '../pagination.js';
