@@ -28,5 +28,5 @@ export {
   type EventMessage,
 } from './event-message.js';
 export { buildKafkaEventLog, type KafkaEventLogDeps } from './kafka-event-log.js';
-export { buildKafkaAggregator, backoffDelay, nextOffset, type KafkaAggregatorDeps } from './kafka-aggregator.js';
+export { buildKafkaAggregator, nextOffset, type KafkaAggregatorDeps } from './kafka-aggregator.js';
 export { createKafka, ensureTopics } from './kafka.js';

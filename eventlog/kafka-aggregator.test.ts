@@ -1,28 +1,10 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, nextOffset } from './kafka-aggregator.js';
+import { nextOffset } from './kafka-aggregator.js';
 
 describe('nextOffset', () => {
   it('names the offset after the last one processed, beyond the range of doubles', () => {
     expect(nextOffset('0')).toBe('1');
     expect(nextOffset('41')).toBe('42');
     expect(nextOffset('9007199254740993')).toBe('9007199254740994');
-  });
-});
-
-describe('backoffDelay', () => {
-  it('grows exponentially from the base and never passes the cap', () => {
-    const top = () => 1;
-    expect([1, 2, 3, 4, 5, 6, 10].map((attempt) => backoffDelay(attempt, 100, 1_000, top))).toEqual([100, 200, 400, 800, 1_000, 1_000, 1_000]);
-  });
-
-  it('keeps at least half of each step as jitter floor', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), (attempt, random) => {
-        const ceiling = Math.min(30_000, 100 * 2 ** (attempt - 1));
-        const delay = backoffDelay(attempt, 100, 30_000, () => random);
-        return delay >= Math.floor(ceiling / 2) && delay <= ceiling;
-      }),
-    );
   });
 });

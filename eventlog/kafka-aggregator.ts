@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Producer } from 'kafkajs';
+import { backoffDelay } from '../platform/backoff.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { EventSink, MeteredEvent } from './event-log.js';
@@ -40,12 +41,6 @@ export interface KafkaAggregatorDeps {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Capped exponential backoff with full jitter: attempt 1 waits up to base, then doubles to the cap. */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
 
 /** The offset to commit after processing a batch: Kafka commits name the next offset to read. */
 export function nextOffset(lastOffset: string): string {
