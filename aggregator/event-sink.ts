@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { MeteredEvent } from '../platform/event-log.js';
+import type { BatchPlan, EventSink, MeteredEvent } from '../eventlog/index.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
 
@@ -13,13 +13,6 @@ const seenIds = defineQuery({
 
 const ID_LOOKUP_CHUNK = 5_000;
 
-export interface BatchPlan {
-  /** Per event of the batch: already stored, or an earlier copy in the same batch. */
-  readonly duplicate: readonly boolean[];
-  /** The events to insert, in batch order. */
-  readonly fresh: readonly MeteredEvent[];
-}
-
 export interface EventSinkDeps {
   readonly store: Store;
   /** Ids stored within this window before an event's time count as duplicates. */
@@ -27,13 +20,11 @@ export interface EventSinkDeps {
   readonly now?: () => number;
 }
 
-export type EventSink = ReturnType<typeof buildEventSink>;
-
 /**
  * Where accepted events meet the store: the duplicate check and the insert. Both event logs
  * (embedded and Kafka) write through here, each with its own batching and retry policy.
  */
-export function buildEventSink({ store, dedupeWindowMs, now = Date.now }: EventSinkDeps) {
+export function buildEventSink({ store, dedupeWindowMs, now = Date.now }: EventSinkDeps): EventSink {
   async function findStored(events: readonly MeteredEvent[]): Promise<Set<string>> {
     const byTenant = new Map<string, { ids: string[]; oldest: number }>();
     for (const event of events) {

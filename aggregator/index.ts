@@ -1,4 +1,3 @@
-export { buildEventWriter, type EventWriterDeps, type FlushStats } from './event-writer.js';
 export { migrate, isMigrated, type MigrationResult } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations/index.js';
 export {
@@ -17,5 +16,4 @@ export {
   type Statement,
   type UsageLimits,
 } from './usage.js';
-export { buildEventSink, type EventSink, type BatchPlan } from './event-sink.js';
-export { buildKafkaAggregator, backoffDelay, nextOffset, type KafkaAggregatorDeps } from './kafka-aggregator.js';
+export { buildEventSink, type EventSinkDeps } from './event-sink.js';

@@ -1,5 +1,5 @@
 import type { Catalog, Meter } from '../catalog/index.js';
-import type { EventLog, MeteredEvent } from '../platform/event-log.js';
+import type { EventLog, MeteredEvent } from '../eventlog/index.js';
 import { checkCloudEvent, type FieldError, type TimeBounds } from './cloud-event.js';
 import { splitEventBody, type BodyItem, type EventMediaType } from './body.js';
 import { stringifyJsonExact } from './exact-json.js';

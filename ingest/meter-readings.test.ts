@@ -1,7 +1,7 @@
 import { LosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import type { Meter } from '../catalog/schemas.js';
-import type { MeterReading } from '../platform/event-log.js';
+import type { MeterReading } from '../eventlog/index.js';
 import { splitEventBody } from './body.js';
 import type { FieldError } from './cloud-event.js';
 import { readMeters, type ReadingsCheck } from './meter-readings.js';

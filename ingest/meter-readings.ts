@@ -1,6 +1,6 @@
 import type { Meter } from '../catalog/index.js';
 import { toMeterDecimal } from '../platform/decimal.js';
-import type { MeterReading } from '../platform/event-log.js';
+import type { MeterReading } from '../eventlog/index.js';
 import { canonicalNumberText } from '../platform/money.js';
 import { compileJsonPath, readJsonPath, type JsonPath } from '../platform/json-path.js';
 import type { FieldError } from './cloud-event.js';

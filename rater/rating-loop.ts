@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backoffDelay } from '../aggregator/index.js';
+import { backoffDelay } from '../platform/backoff.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../platform/errors.js';
-import { EventLogUnavailableError } from '../platform/event-log.js';
+import { EventLogUnavailableError } from '../eventlog/index.js';
 import { LimitExceededError, QueryTimeoutError, TooManyQueriesError } from '../platform/limits.js';
 import { StoreUnavailableError } from '../platform/store.js';
 import { JsonTextError } from '../platform/text.js';

@@ -1,12 +1,19 @@
 import type { Kafka } from 'kafkajs';
-import { buildEventSink, buildEventWriter, buildKafkaAggregator, isMigrated, migrate } from '../aggregator/index.js';
+import { buildEventSink, isMigrated, migrate } from '../aggregator/index.js';
 import { buildAlertActions, buildAlertEngine, buildAlertRules, buildAlertStore, buildOutbox, buildWebhookEndpoints, type AlertEngine, type Outbox } from '../alerts/index.js';
 import { buildCatalog } from '../catalog/index.js';
-import { buildIngest, buildKafkaEventLog, decodeEventMessage } from '../ingest/index.js';
+import {
+  buildEventWriter,
+  buildKafkaAggregator,
+  buildKafkaEventLog,
+  createKafka,
+  decodeEventMessage,
+  ensureTopics,
+  type EventLog,
+} from '../eventlog/index.js';
+import { buildIngest } from '../ingest/index.js';
 import { buildCharges, buildPlansContracts, buildRatingLoop, type RatingLoop } from '../rater/index.js';
 import type { Config, KafkaConfig } from '../platform/config.js';
-import type { EventLog } from '../platform/event-log.js';
-import { createKafka, ensureTopics } from '../platform/kafka.js';
 import type { Logger } from '../platform/logger.js';
 import { limitsFor } from '../platform/limits.js';
 import { buildMetrics, type Metrics } from '../platform/metrics.js';

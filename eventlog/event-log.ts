@@ -1,6 +1,7 @@
 /**
  * The event log between ingest and the aggregator. Embedded mode hands batches straight to the
- * aggregator's writer; scale-out mode puts a broker in between. Ingest sees only this interface.
+ * aggregator's sink; scale-out mode puts a broker in between. Ingest sees only `EventLog`, the
+ * aggregator only `EventSink`: neither knows which adapter runs.
  */
 
 /** One meter's reading of one event. Decimals are strings, never JS numbers. */
@@ -40,6 +41,27 @@ export interface EventLog {
   append(events: readonly MeteredEvent[]): Promise<AppendResult>;
   /** Stops taking batches and finishes those in flight. */
   close(): Promise<void>;
+}
+
+export interface BatchPlan {
+  /** Per event of the batch: already stored, or an earlier copy in the same batch. */
+  readonly duplicate: readonly boolean[];
+  /** The events to insert, in batch order. */
+  readonly fresh: readonly MeteredEvent[];
+}
+
+/**
+ * Where the event log hands events to the store (the aggregator implements it): the duplicate
+ * check and the insert. Each adapter brings its own batching and retry policy around it.
+ */
+export interface EventSink {
+  /** Splits a batch into duplicates and the events to insert; the first copy of an id wins. */
+  plan(events: readonly MeteredEvent[]): Promise<BatchPlan>;
+  /**
+   * One insert attempt; resolves to the rows written. Retrying with the same token is safe: an
+   * attempt that was written but whose answer was lost makes the retry a no-op.
+   */
+  insert(events: readonly MeteredEvent[], token: string): Promise<number>;
 }
 
 /** Thrown when events could not be made durable; the caller answers 503 and the client retries. */

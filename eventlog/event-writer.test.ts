@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../platform/errors.js';
-import type { MeteredEvent } from '../platform/event-log.js';
+import type { EventSink, MeteredEvent } from './event-log.js';
 import { createLogger } from '../platform/logger.js';
-import type { EventSink } from './event-sink.js';
 import { buildEventWriter } from './event-writer.js';
 
 function event(tenantId: string, id: string, subject = 's'): MeteredEvent {

@@ -1,10 +1,18 @@
+/**
+ * The consuming half of the Kafka event log. It lives here, beside the producer, rather than in
+ * aggregator/: it is the aggregator role's entry point in scale-out mode, but everything it
+ * knows is the log's (kafkajs, the topic's message format and tenant header, the dead-letter
+ * topic and its headers, offset commits, partition concurrency). The aggregator's own part,
+ * the duplicate check and insert, comes in as the port's `EventSink`, exactly as it does for the
+ * embedded writer, so aggregator/ depends on the port only and never on Kafka or on ingest.
+ */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Producer } from 'kafkajs';
-import type { DeadLetterReason, DecodedMessage } from '../ingest/index.js';
-import type { MeteredEvent } from '../platform/event-log.js';
+import { backoffDelay } from '../platform/backoff.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import type { EventSink } from './event-sink.js';
+import type { EventSink, MeteredEvent } from './event-log.js';
+import { TENANT_HEADER, type DeadLetterReason, type DecodedMessage } from './event-message.js';
 
 export interface KafkaAggregatorDeps {
   readonly consumer: Consumer;
@@ -33,12 +41,6 @@ export interface KafkaAggregatorDeps {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Capped exponential backoff with full jitter: attempt 1 waits up to base, then doubles to the cap. */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
 
 /** The offset to commit after processing a batch: Kafka commits name the next offset to read. */
 export function nextOffset(lastOffset: string): string {
@@ -89,7 +91,7 @@ export function buildKafkaAggregator(deps: KafkaAggregatorDeps) {
       for (const [name, value] of Object.entries(message.headers ?? {})) {
         if (value !== undefined) headers[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
       }
-      const decoded = await decode(message.value, headers['meterline-tenant'], Number(message.timestamp));
+      const decoded = await decode(message.value, headers[TENANT_HEADER], Number(message.timestamp));
       if (decoded.ok) events.push(decoded.event);
       else dead.push({ reason: decoded.reason, detail: decoded.detail, offset: message.offset, value: message.value, key: message.key, headers });
     }

@@ -1,9 +1,7 @@
 import type { Meter } from '../catalog/index.js';
-import type { MeteredEvent, MeterReading } from '../platform/event-log.js';
-import { checkCloudEvent, type FieldError } from './cloud-event.js';
-import { parseJsonExact, stringifyJsonExact } from './exact-json.js';
+import { checkCloudEvent, parseJsonExact, readMeters, stringifyJsonExact, type FieldError } from '../ingest/index.js';
 import { decodeUtf8Strict, findLoneSurrogate, surrogateMessage } from '../platform/text.js';
-import { readMeters } from './meter-readings.js';
+import type { MeteredEvent, MeterReading } from './event-log.js';
 
 /**
  * The events topic's message format, shared by ingest (which produces), agents that produce

@@ -4,7 +4,7 @@ import {
   type AppendResult,
   type EventLog,
   type MeteredEvent,
-} from '../platform/event-log.js';
+} from './event-log.js';
 import type { Logger } from '../platform/logger.js';
 import { encodeEventMessage } from './event-message.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Meter } from '../catalog/index.js';
-import type { MeteredEvent } from '../platform/event-log.js';
+import type { MeteredEvent } from './event-log.js';
 import { decodeEventMessage, encodeEventMessage, type DecodeContext } from './event-message.js';
 
 const meters: Meter[] = [

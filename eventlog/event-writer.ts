@@ -4,11 +4,11 @@ import {
   type AppendResult,
   type EventLog,
   type MeteredEvent,
-} from '../platform/event-log.js';
+  type EventSink,
+} from './event-log.js';
 import { InvalidRequestError } from '../platform/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { hasLoneSurrogate } from '../platform/text.js';
-import type { EventSink } from './event-sink.js';
 
 export interface FlushStats {
   readonly events: number;

@@ -1,6 +1,12 @@
+/**
+ * The Kafka client and the topics, beside the two adapters that use them rather than in
+ * platform/: only the event log talks to Kafka, and the topics created here are the log's own
+ * (the events topic, its dead-letter topic, their replication). Platform keeps what several
+ * modules share, such as the Kafka settings in `KafkaConfig`.
+ */
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
-import type { KafkaConfig } from './config.js';
-import type { Logger } from './logger.js';
+import type { KafkaConfig } from '../platform/config.js';
+import type { Logger } from '../platform/logger.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',

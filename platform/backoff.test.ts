@@ -1,14 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, nextOffset } from './kafka-aggregator.js';
-
-describe('nextOffset', () => {
-  it('names the offset after the last one processed, beyond the range of doubles', () => {
-    expect(nextOffset('0')).toBe('1');
-    expect(nextOffset('41')).toBe('42');
-    expect(nextOffset('9007199254740993')).toBe('9007199254740994');
-  });
-});
+import { backoffDelay } from './backoff.js';
 
 describe('backoffDelay', () => {
   it('grows exponentially from the base and never passes the cap', () => {
