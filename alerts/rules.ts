@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Catalog } from '../catalog/index.js';
 import { InvalidRequestError, NotFoundError } from '../platform/errors.js';
 import { createSerialQueue } from '../platform/serial.js';
-import { defineQuery, insertRows, type Store } from '../platform/store.js';
+import { defineLatestVersionsQuery, defineQuery, insertRows, type Store } from '../platform/store.js';
 import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
 import type { PlansContracts } from '../rater/index.js';
 import { alertRuleInput, type AlertKind, type AlertRuleInput } from './rule-schema.js';
@@ -20,12 +20,11 @@ const ruleRow = z.object({
   changed_at: z.string(),
 });
 
-const latestRules = defineQuery({
+const latestRules = defineLatestVersionsQuery({
   name: 'alerts.latestRules',
-  sql: (t) => `SELECT rule_id, version, customer_id, kind, spec, deleted, changed_by, reason, toString(changed_at) AS changed_at
-    FROM ${t('alert_rules')} WHERE tenant_id = {tenantId:String}
-    ORDER BY rule_id, version DESC LIMIT 1 BY rule_id`,
-  params: z.object({ tenantId: z.string() }),
+  table: 'alert_rules',
+  key: ['rule_id'],
+  columns: ['rule_id', 'version', 'customer_id', 'kind', 'spec', 'deleted', 'changed_by', 'reason', 'toString(changed_at) AS changed_at'],
   row: ruleRow,
 });
 

@@ -1,5 +1,5 @@
 import type { Meter } from '../catalog/index.js';
-import { checkCloudEvent, parseJsonExact, readMeters, stringifyJsonExact, type FieldError } from '../ingest/index.js';
+import { checkCloudEvent, meteredEvent, parseJsonExact, readMeters, type FieldError } from '../ingest/index.js';
 import { decodeUtf8Strict, findLoneSurrogate, surrogateMessage } from '../platform/text.js';
 import type { MeteredEvent, MeterReading } from './event-log.js';
 
@@ -122,17 +122,5 @@ export async function decodeEventMessage(
     if (!read.ok) return { ok: false, reason: 'invalid_event', detail: describe(read.errors) };
     readings = read.readings;
   }
-  return {
-    ok: true,
-    event: {
-      tenantId: tenantHeader,
-      id: event.id,
-      type: event.type,
-      source: event.source,
-      subject: event.subject,
-      time: event.time,
-      data: stringifyJsonExact(event.data, parsed.lossless),
-      readings,
-    },
-  };
+  return { ok: true, event: meteredEvent(tenantHeader, event, parsed.lossless, readings) };
 }

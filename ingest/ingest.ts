@@ -2,9 +2,9 @@ import type { Catalog, Meter } from '../catalog/index.js';
 import type { EventLog, MeteredEvent } from '../eventlog/index.js';
 import { checkCloudEvent, type FieldError, type TimeBounds } from './cloud-event.js';
 import { splitEventBody, type BodyItem, type EventMediaType } from './body.js';
-import { stringifyJsonExact } from './exact-json.js';
 import { eventsOfRequest, type RequestHeaders } from './http-binding.js';
 import { readMeters } from './meter-readings.js';
+import { meteredEvent } from './metered-event.js';
 
 export interface Rejection {
   readonly index: number;
@@ -75,16 +75,7 @@ export function buildIngest({ catalog, eventLog, futureToleranceMs, backfillHori
         rejected.push({ index: item.index, id: event.id, errors: readings.errors });
         continue;
       }
-      const metered: MeteredEvent = {
-        tenantId,
-        id: event.id,
-        type: event.type,
-        source: event.source,
-        subject: event.subject,
-        time: event.time,
-        data: stringifyJsonExact(event.data, item.lossless),
-        readings: readings.readings,
-      };
+      const metered = meteredEvent(tenantId, event, item.lossless, readings.readings);
       const bytes = eventBytes(metered);
       if (bytes > maxBytes) {
         const message = `the event is ${bytes} bytes as stored (data, id, type, source and subject); at most ${maxBytes} (limit maxEventBytes, set by METERLINE_MAX_EVENT_SIZE or the tenant's override)`;

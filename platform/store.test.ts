@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isEngineTimeout, quoteIdentifier, settingsClause, timeoutSettings } from './store.js';
+import { isEngineTimeout, latestVersionsSql, quoteIdentifier, settingsClause, timeoutSettings } from './store.js';
 
 describe('settingsClause', () => {
   it('renders nothing for no settings', () => {
@@ -154,5 +154,26 @@ describe('isEngineTimeout', () => {
     expect(isEngineTimeout({ code: '60', type: 'UNKNOWN_TABLE' })).toBe(false);
     expect(isEngineTimeout(new Error('Timeout exceeded'))).toBe(false);
     expect(isEngineTimeout(undefined)).toBe(false);
+  });
+});
+
+describe('latestVersionsSql', () => {
+  it("keeps, of each key's rows in the tenant, the one with the highest version", () => {
+    expect(latestVersionsSql('`db`.`plan_versions`', ['plan_key'], ['plan_key', 'version', 'toString(created_at) AS created_at']).replace(/\s+/g, ' ')).toBe(
+      'SELECT plan_key, version, toString(created_at) AS created_at FROM `db`.`plan_versions` WHERE tenant_id = {tenantId:String} ' +
+        'ORDER BY `plan_key`, version DESC LIMIT 1 BY `plan_key`',
+    );
+  });
+
+  it('takes a key of several columns', () => {
+    expect(latestVersionsSql('t', ['customer_id', 'charge_key'], ['*'])).toContain('LIMIT 1 BY `customer_id`, `charge_key`');
+  });
+
+  it.each([[['rule id']], [['a;b']], [['a`']], [[]]])('refuses the key %j', (key) => {
+    expect(() => latestVersionsSql('t', key, ['x'])).toThrow();
+  });
+
+  it('refuses an empty select list', () => {
+    expect(() => latestVersionsSql('t', ['k'], [])).toThrow(/at least one column/);
   });
 });

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Config } from './config.js';
 import { QueryTimeoutError } from './limits.js';
 import type { Logger } from './logger.js';
@@ -162,6 +162,41 @@ export function defineQuery<P extends z.ZodType, R extends z.ZodType>(spec: Quer
       return parsed.data as z.output<R>;
     });
   };
+}
+
+/** A tenant's append-only versioned table: each change of a key is a new row with the next `version`. */
+export interface LatestVersionsSpec<R extends z.ZodType> {
+  readonly name: string;
+  readonly table: string;
+  /** The columns that name one versioned thing (a rule id, a plan key, a customer id). */
+  readonly key: readonly string[];
+  /** The select list: SQL written in code (column names or expressions), never request text. */
+  readonly columns: readonly string[];
+  readonly row: R;
+}
+
+/** The SQL of defineLatestVersionsQuery: of each key's rows in one tenant, the one with the highest version. */
+export function latestVersionsSql(table: string, key: readonly string[], columns: readonly string[]): string {
+  if (key.length === 0) throw new Error('a latest-version query needs at least one key column');
+  if (columns.length === 0) throw new Error('a latest-version query needs at least one column');
+  const keys = key.map(quoteIdentifier).join(', ');
+  return `SELECT ${columns.join(', ')}
+    FROM ${table} WHERE tenant_id = {tenantId:String}
+    ORDER BY ${keys}, version DESC LIMIT 1 BY ${keys}`;
+}
+
+/**
+ * The current version of every key of a tenant's versioned table (alert rules, plans,
+ * contracts), declared once: LIMIT 1 BY reads whole rows, where argMax per column would need
+ * one aggregate for each.
+ */
+export function defineLatestVersionsQuery<R extends z.ZodType>(spec: LatestVersionsSpec<R>) {
+  return defineQuery({
+    name: spec.name,
+    sql: (t) => latestVersionsSql(t(spec.table), spec.key, spec.columns),
+    params: z.object({ tenantId: z.string() }),
+    row: spec.row,
+  });
 }
 
 /**

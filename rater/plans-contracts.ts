@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Catalog } from '../catalog/index.js';
 import { InvalidRequestError, NotFoundError } from '../platform/errors.js';
 import { createSerialQueue } from '../platform/serial.js';
-import { defineQuery, insertRows, type Store } from '../platform/store.js';
+import { defineLatestVersionsQuery, defineQuery, insertRows, type Store } from '../platform/store.js';
 import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
 import {
   chargeInput,
@@ -31,12 +31,11 @@ const planVersionsQuery = defineQuery({
   row: planRow,
 });
 
-const latestPlansQuery = defineQuery({
+const latestPlansQuery = defineLatestVersionsQuery({
   name: 'rater.latestPlans',
-  sql: (t) => `SELECT plan_key, version, name, currency, charges, effective_from, created_at
-    FROM ${t('plan_versions')} WHERE tenant_id = {tenantId:String}
-    ORDER BY plan_key, version DESC LIMIT 1 BY plan_key`,
-  params: z.object({ tenantId: z.string() }),
+  table: 'plan_versions',
+  key: ['plan_key'],
+  columns: ['plan_key', 'version', 'name', 'currency', 'charges', 'effective_from', 'created_at'],
   row: planRow,
 });
 
@@ -66,12 +65,11 @@ const allPlanVersionsQuery = defineQuery({
   row: planRow,
 });
 
-const currentContractsQuery = defineQuery({
+const currentContractsQuery = defineLatestVersionsQuery({
   name: 'rater.currentContracts',
-  sql: (t) => `SELECT customer_id, version, terms, created_at, created_by, reason
-    FROM ${t('contract_versions')} WHERE tenant_id = {tenantId:String}
-    ORDER BY customer_id, version DESC LIMIT 1 BY customer_id`,
-  params: z.object({ tenantId: z.string() }),
+  table: 'contract_versions',
+  key: ['customer_id'],
+  columns: ['customer_id', 'version', 'terms', 'created_at', 'created_by', 'reason'],
   row: z.object({
     customer_id: z.string(),
     version: z.coerce.number(),
