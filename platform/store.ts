@@ -152,16 +152,37 @@ export function defineQuery<P extends z.ZodType, R extends z.ZodType>(spec: Quer
       sqlByStore.set(store, sql);
     }
     const queryParams = spec.params.parse(params) as Record<string, unknown>;
-    const rows = await selectRows<unknown>(store, sql, queryParams);
-    return rows.map((row, index) => {
-      const parsed = spec.row.safeParse(row);
-      if (!parsed.success) {
-        // A row that does not match is a schema drift bug: fail loudly rather than bill on a guess.
-        throw new Error(`query ${spec.name}: row ${index} does not match its schema: ${parsed.error.message}`);
-      }
-      return parsed.data as z.output<R>;
-    });
+    return selectTyped(store, { name: spec.name, sql, params: queryParams, row: spec.row });
   };
+}
+
+/**
+ * One statement built at run time (its shape depends on the request: windows, dimensions, row
+ * limits), still with a schema for its rows. Values from outside only ever travel in params.
+ */
+export interface TypedStatement<R extends z.ZodType> {
+  readonly name: string;
+  /** SQL carrying its own SETTINGS clause. */
+  readonly sql: string;
+  readonly params: Record<string, unknown>;
+  readonly row: R;
+}
+
+/** Runs a typed statement; a row that does not match its schema throws. */
+export async function selectTyped<R extends z.ZodType>(
+  store: Store,
+  statement: TypedStatement<R>,
+  options: SelectOptions = {},
+): Promise<Array<z.output<R>>> {
+  const rows = await selectRows<unknown>(store, statement.sql, statement.params, options);
+  return rows.map((row, index) => {
+    const parsed = statement.row.safeParse(row);
+    if (!parsed.success) {
+      // A row that does not match is a schema drift bug: fail loudly rather than bill on a guess.
+      throw new Error(`query ${statement.name}: row ${index} does not match its schema: ${parsed.error.message}`);
+    }
+    return parsed.data as z.output<R>;
+  });
 }
 
 /**
