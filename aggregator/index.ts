@@ -24,4 +24,4 @@ export {
   type SubjectFigures,
   type BatchedRead,
 } from './usage-queries.js';
-export { buildEventSink, type EventSinkDeps } from './event-sink.js';
+export { buildEventSink, eventRow, type EventSinkDeps } from './event-sink.js';
