@@ -3,6 +3,24 @@ import type { BatchPlan, EventSink, MeteredEvent } from '../eventlog/index.js';
 import { defineQuery, insertRows, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
 
+/** An events row: one reading of an event (the first carries the raw event), value a decimal string. */
+export const eventRow = z.object({
+  tenant_id: z.string(),
+  meter_key: z.string(),
+  subject: z.string(),
+  time: z.string(),
+  event_id: z.string(),
+  is_raw: z.number(),
+  type: z.string(),
+  source: z.string(),
+  data: z.string(),
+  ingested_at: z.string(),
+  value: z.string(),
+  value_key: z.string(),
+  group_by: z.string(),
+});
+type EventRow = z.input<typeof eventRow>;
+
 const seenIds = defineQuery({
   name: 'aggregator.seenIds',
   sql: (t) => `SELECT DISTINCT event_id FROM ${t('events')}
@@ -44,8 +62,8 @@ export function buildEventSink({ store, dedupeWindowMs, now = Date.now }: EventS
     return stored;
   }
 
-  function toRows(events: readonly MeteredEvent[], ingestedAt: string): object[] {
-    const rows: object[] = [];
+  function toRows(events: readonly MeteredEvent[], ingestedAt: string): EventRow[] {
+    const rows: EventRow[] = [];
     for (const event of events) {
       const time = toClickHouseTime(event.time);
       const readings = event.readings.length > 0 ? event.readings : [{ meterKey: '', value: '0', valueKey: '', groupBy: '{}' }];
@@ -92,7 +110,7 @@ export function buildEventSink({ store, dedupeWindowMs, now = Date.now }: EventS
      */
     async insert(events: readonly MeteredEvent[], token: string): Promise<number> {
       const rows = toRows(events, toClickHouseTime(new Date(now())));
-      await insertRows(store, 'events', rows, { insert_deduplication_token: token, insert_deduplicate: 1 });
+      await insertRows(store, 'events', eventRow, rows, { insert_deduplication_token: token, insert_deduplicate: 1 });
       return rows.length;
     },
   };

@@ -3,7 +3,6 @@ export { MIGRATIONS, type Migration } from './migrations/index.js';
 export {
   queryMeterUsage,
   queryMeterTotals,
-  WIDE_SUM,
   meterUsageStatement,
   meterTotalsStatements,
   windowCount,
@@ -16,4 +15,13 @@ export {
   type Statement,
   type UsageLimits,
 } from './usage.js';
-export { buildEventSink, type EventSinkDeps } from './event-sink.js';
+export {
+  WIDE_SUM,
+  combineFigures,
+  subjectFiguresStatement,
+  dailyMaximaStatement,
+  eventValues,
+  type SubjectFigures,
+  type BatchedRead,
+} from './usage-queries.js';
+export { buildEventSink, eventRow, type EventSinkDeps } from './event-sink.js';

@@ -1,7 +1,10 @@
+import { z } from 'zod';
 import type { Logger } from '../platform/logger.js';
 import { insertRows, selectRows, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
+
+const migrationRow = z.object({ version: z.number(), name: z.string(), applied_at: z.string() });
 
 export interface MigrationResult {
   readonly applied: number[];
@@ -37,7 +40,7 @@ export async function migrate(
     for (const statement of migration.statements(store.table)) {
       await store.client.command({ query: statement });
     }
-    await insertRows(store, 'schema_migrations', [
+    await insertRows(store, 'schema_migrations', migrationRow, [
       { version: migration.version, name: migration.name, applied_at: toClickHouseTime(new Date()) },
     ]);
     applied.push(migration.version);

@@ -1,10 +1,10 @@
 import { DateTime } from 'luxon';
+import { z } from 'zod';
 import type { Aggregation } from '../catalog/index.js';
 import { InvalidRequestError } from '../platform/errors.js';
-import { averageOf } from '../platform/money.js';
 import { LimitExceededError } from '../platform/limits.js';
-import { selectRows, settingsClause, timeoutSettings, type StatementSettings, type Store } from '../platform/store.js';
-import { toClickHouseTime } from '../platform/time.js';
+import { selectTyped, type Store, type TypedStatement } from '../platform/store.js';
+import { limitClause, periodParams, periodWhere, usageSettings, VALUE_COLUMNS, valueColumnsRow, valueOf } from './usage-queries.js';
 
 export const WINDOW_SIZES = ['MINUTE', 'HOUR', 'DAY', 'MONTH'] as const;
 export type WindowSize = (typeof WINDOW_SIZES)[number];
@@ -28,36 +28,6 @@ const LUXON_UNIT: Record<WindowSize, 'minute' | 'hour' | 'day' | 'month'> = {
 };
 
 /**
- * Sums are taken in Decimal256: a Decimal(38, 9) sum stays Decimal(38, 9) and wraps past 29
- * integer digits. The usage_by_minute_wide projection (migration 7) holds exactly this aggregate.
- */
-export const WIDE_SUM = 'sum(toDecimal256(value, 9))';
-
-const VALUE_COLUMNS = `toString(${WIDE_SUM}) AS v_sum, toString(count()) AS v_count,
-  toString(max(value)) AS v_max, toString(min(value)) AS v_min,
-  toString(uniqExact(value_key)) AS v_unique, toString(argMax(value, time)) AS v_latest`;
-
-/**
- * Usage reads are shaped so the usage_by_minute_wide projection answers them (test/usage.int.test.ts
- * checks each shape with EXPLAIN). force_optimize_projection is not set at run time: when the
- * primary key prunes every part (a period with no events) the engine reports that no projection
- * was used, and an empty period is not an error.
- */
-const PROJECTION_SETTINGS: StatementSettings = { optimize_use_projections: 1 };
-
-/** A usage statement's SETTINGS clause: the projection, and the engine-side timeout when one is given. */
-function usageSettings(timeoutMs: number | undefined): string {
-  return settingsClause({ ...PROJECTION_SETTINGS, ...(timeoutMs !== undefined ? timeoutSettings(timeoutMs) : {}) });
-}
-
-/** A LIMIT clause from a config-validated count, never request text. */
-function limitClause(rows: number | undefined): string {
-  if (rows === undefined) return '';
-  if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`not a row limit: ${rows}`);
-  return `LIMIT ${rows}`;
-}
-
-/**
  * Bounds on one usage answer. Rows and groups are read one past the limit, so an answer past it
  * is refused (422) without the engine ever sending, or this process parsing, all of it.
  */
@@ -73,34 +43,6 @@ export interface UsageLimits {
 export interface StatementOptions {
   readonly rowLimit?: number;
   readonly timeoutMs?: number;
-}
-
-interface ValueColumns {
-  v_sum: string;
-  v_count: string;
-  v_max: string;
-  v_min: string;
-  v_unique: string;
-  v_latest: string;
-}
-
-function valueOf(aggregation: Aggregation, row: ValueColumns): string {
-  switch (aggregation) {
-    case 'SUM':
-      return row.v_sum;
-    case 'COUNT':
-      return row.v_count;
-    case 'MAX':
-      return row.v_max;
-    case 'MIN':
-      return row.v_min;
-    case 'UNIQUE_COUNT':
-      return row.v_unique;
-    case 'LATEST':
-      return row.v_latest;
-    case 'AVG':
-      return averageOf(row.v_sum, row.v_count);
-  }
 }
 
 export interface UsageMeter {
@@ -134,6 +76,11 @@ export interface UsageRow {
   readonly value: string;
 }
 
+function dimOf(row: MeterUsageRow, index: number): string | null {
+  const value: unknown = (row as Record<string, unknown>)[`dim${index}`];
+  return typeof value === 'string' ? value : null;
+}
+
 function assertWholeMinute(name: string, instant: Date): void {
   if (instant.getTime() % 60_000 !== 0) {
     throw new InvalidRequestError(`${name} must fall on a whole minute (usage is kept per minute)`, name);
@@ -152,13 +99,29 @@ export function windowCount(from: Date, to: Date, size: WindowSize, timeZone: st
   return Math.ceil(end.diff(start, unit).as(unit));
 }
 
-export interface Statement {
-  readonly sql: string;
-  readonly params: Record<string, unknown>;
+export type Statement<R extends z.ZodType = z.ZodType> = TypedStatement<R>;
+
+/** A meter-usage row: the value columns, with the window, subject and dimensions the query splits by. */
+export function meterUsageRow(query: Pick<MeterQuery, 'windowSize' | 'bySubject' | 'groupBy'>) {
+  const dims: Record<string, z.ZodNullable<z.ZodString>> = {};
+  query.groupBy.forEach((_dim, index) => {
+    dims[`dim${index}`] = z.string().nullable();
+  });
+  return valueColumnsRow.extend({
+    // toUnixTimestamp gives a UInt32, which JSON carries as a number.
+    window_start: query.windowSize ? z.number().int() : z.undefined().optional(),
+    subject: query.bySubject ? z.string() : z.undefined().optional(),
+    ...dims,
+  });
 }
+type MeterUsageRow = z.output<ReturnType<typeof meterUsageRow>>;
 
 /** The SELECT behind queryMeterUsage; exported so its plan can be checked. */
-export function meterUsageStatement(store: Store, query: MeterQuery, options: StatementOptions = {}): Statement {
+export function meterUsageStatement(
+  store: Store,
+  query: MeterQuery,
+  options: StatementOptions = {},
+): Statement<ReturnType<typeof meterUsageRow>> {
   const { meter, from, to } = query;
   assertWholeMinute('from', from);
   assertWholeMinute('to', to);
@@ -171,8 +134,7 @@ export function meterUsageStatement(store: Store, query: MeterQuery, options: St
   const params: Record<string, unknown> = {
     tenantId: query.tenantId,
     meterKey: meter.key,
-    from: toClickHouseTime(from),
-    to: toClickHouseTime(to),
+    ...periodParams(from, to),
     tz: query.windowTimeZone,
   };
   const select: string[] = [];
@@ -190,19 +152,14 @@ export function meterUsageStatement(store: Store, query: MeterQuery, options: St
     select.push(`JSONExtract(group_by, {dim${index}:String}, 'Nullable(String)') AS dim${index}`);
     groupKeys.push(`dim${index}`);
   });
-  let where = `tenant_id = {tenantId:String} AND meter_key = {meterKey:String}
-    AND toStartOfMinute(time) >= {from:DateTime64(3, 'UTC')} AND toStartOfMinute(time) < {to:DateTime64(3, 'UTC')}`;
-  if (query.subjects !== undefined) {
-    params.subjects = query.subjects;
-    where += ' AND subject IN {subjects:Array(String)}';
-  }
+  if (query.subjects !== undefined) params.subjects = query.subjects;
   const sql = `SELECT ${[...select, VALUE_COLUMNS].join(', ')}
     FROM ${store.table('events')}
-    WHERE ${where}
+    WHERE ${periodWhere({ meters: 'one', subjects: query.subjects !== undefined ? 'listed' : 'all' })}
     ${groupKeys.length > 0 ? `GROUP BY ${groupKeys.join(', ')} ORDER BY ${groupKeys.join(', ')}` : ''}
     ${limitClause(options.rowLimit)}
     ${usageSettings(options.timeoutMs)}`;
-  return { sql, params };
+  return { name: 'usage.meterUsage', sql, params, row: meterUsageRow(query) };
 }
 
 /** Refuses, before any engine work, a windowed query that spans more windows than allowed. */
@@ -223,16 +180,11 @@ function assertWindows(query: MeterQuery, maxWindows: number): void {
 export async function queryMeterUsage(store: Store, query: MeterQuery, limits?: UsageLimits): Promise<UsageRow[]> {
   const { from, to, meter } = query;
   if (limits) assertWindows(query, limits.maxWindows);
-  const { sql, params } = meterUsageStatement(store, query, {
+  const statement = meterUsageStatement(store, query, {
     ...(limits ? { rowLimit: limits.maxRows + 1 } : {}),
     ...(limits?.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
   });
-  const rows = await selectRows<ValueColumns & Record<string, unknown>>(
-    store,
-    sql,
-    params,
-    limits?.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {},
-  );
+  const rows: MeterUsageRow[] = await selectTyped(store, statement, limits?.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {});
   if (limits) {
     if (rows.length > limits.maxRows) {
       throw new LimitExceededError(
@@ -242,7 +194,7 @@ export async function queryMeterUsage(store: Store, query: MeterQuery, limits?: 
         'from',
       );
     }
-    const groups = new Set(rows.map((row) => JSON.stringify([row.subject, ...query.groupBy.map((_dim, index) => row[`dim${index}`])])));
+    const groups = new Set(rows.map((row) => JSON.stringify([row.subject, ...query.groupBy.map((_dim, index) => dimOf(row, index))])));
     if (groups.size > limits.maxGroups) {
       throw new LimitExceededError(
         'maxGroups',
@@ -258,13 +210,13 @@ export async function queryMeterUsage(store: Store, query: MeterQuery, limits?: 
       let windowStart = from;
       let windowEnd = to;
       if (query.windowSize) {
-        const start = DateTime.fromSeconds(Number(row.window_start), { zone: query.windowTimeZone });
+        const start = DateTime.fromSeconds(row.window_start ?? 0, { zone: query.windowTimeZone });
         windowStart = start.toJSDate();
         windowEnd = start.plus({ [LUXON_UNIT[query.windowSize]]: 1 }).toJSDate();
       }
       const groupBy: Record<string, string | null> = {};
       query.groupBy.forEach((dim, index) => {
-        groupBy[dim] = (row[`dim${index}`] as string | null | undefined) ?? null;
+        groupBy[dim] = dimOf(row, index);
       });
       return {
         windowStart: windowStart.toISOString(),
@@ -283,6 +235,9 @@ export interface MeterTotal {
   readonly groupBy?: Array<{ group: Record<string, string | null>; value: string }>;
 }
 
+const meterTotalRow = valueColumnsRow.extend({ meter_key: z.string() });
+const meterGroupTotalRow = meterTotalRow.extend({ group_by: z.string() });
+
 /** The two SELECTs behind queryMeterTotals (totals, then per-group splits); exported so their plans can be checked. */
 export function meterTotalsStatements(
   store: Store,
@@ -292,21 +247,23 @@ export function meterTotalsStatements(
   from: Date,
   to: Date,
   options: { readonly groupLimit?: number; readonly timeoutMs?: number } = {},
-): [Statement, Statement] {
-  const params = { tenantId, meterKeys, subjects, from: toClickHouseTime(from), to: toClickHouseTime(to) };
-  const where = `tenant_id = {tenantId:String} AND meter_key IN {meterKeys:Array(String)}
-    AND subject IN {subjects:Array(String)}
-    AND toStartOfMinute(time) >= {from:DateTime64(3, 'UTC')} AND toStartOfMinute(time) < {to:DateTime64(3, 'UTC')}`;
+): [Statement<typeof meterTotalRow>, Statement<typeof meterGroupTotalRow>] {
+  const params = { tenantId, meterKeys, subjects, ...periodParams(from, to) };
+  const where = periodWhere({ meters: 'many', subjects: 'listed' });
   return [
     {
+      name: 'usage.meterTotals',
       sql: `SELECT meter_key, ${VALUE_COLUMNS} FROM ${store.table('events')} WHERE ${where} GROUP BY meter_key ${usageSettings(options.timeoutMs)}`,
       params,
+      row: meterTotalRow,
     },
     {
+      name: 'usage.meterGroupTotals',
       sql: `SELECT meter_key, group_by, ${VALUE_COLUMNS} FROM ${store.table('events')} WHERE ${where}
         AND group_by != '{}' GROUP BY meter_key, group_by ORDER BY meter_key, group_by ${limitClause(options.groupLimit)}
         ${usageSettings(options.timeoutMs)}`,
       params,
+      row: meterGroupTotalRow,
     },
   ];
 }
@@ -328,10 +285,12 @@ export async function queryMeterTotals(
     ...timeout,
   });
   // The per-group split is asked for only when some meter has dimensions to split by.
-  const wanted = meters.some((meter) => Object.keys(meter.groupBy).length > 0) ? statements : statements.slice(0, 1);
-  const [totals, groups] = await Promise.all(
-    wanted.map(({ sql, params }) => selectRows<ValueColumns & { meter_key: string; group_by?: string }>(store, sql, params, timeout)),
-  );
+  const hasGroups = meters.some((meter) => Object.keys(meter.groupBy).length > 0);
+  const [totalStatement, groupStatement] = statements;
+  const [totals, groups] = await Promise.all([
+    selectTyped(store, totalStatement, timeout),
+    hasGroups ? selectTyped(store, groupStatement, timeout) : undefined,
+  ]);
   if (limits && groups !== undefined && groups.length > limits.maxGroups) {
     throw new LimitExceededError(
       'maxGroups',
@@ -341,7 +300,7 @@ export async function queryMeterTotals(
     );
   }
   return meters.map((meter) => {
-    const total = totals?.find((row) => row.meter_key === meter.key);
+    const total = totals.find((row) => row.meter_key === meter.key);
     const hasDims = Object.keys(meter.groupBy).length > 0;
     const additive = meter.aggregation === 'SUM' || meter.aggregation === 'COUNT' || meter.aggregation === 'UNIQUE_COUNT';
     return {
@@ -354,7 +313,7 @@ export async function queryMeterTotals(
             groupBy: (groups ?? [])
               .filter((row) => row.meter_key === meter.key)
               .map((row) => ({
-                group: JSON.parse(row.group_by ?? '{}') as Record<string, string | null>,
+                group: JSON.parse(row.group_by) as Record<string, string | null>,
                 value: valueOf(meter.aggregation, row),
               })),
           }

@@ -5,6 +5,51 @@ import { fromClickHouseTime, rowVersionClock, toClickHouseTime } from '../platfo
 import type { Driver } from './detectors/spike.js';
 import type { AlertKind, Channel } from './rule-schema.js';
 
+/** An alerts row: one version of an alert. */
+const alertInsertRow = z.object({
+  tenant_id: z.string(),
+  alert_id: z.string(),
+  rule_id: z.string(),
+  customer_id: z.string(),
+  kind: z.string(),
+  status: z.string(),
+  period_start: z.string(),
+  period_end: z.string(),
+  details: z.string(),
+  created_at: z.string(),
+  resolved_at: z.string().nullable(),
+  acknowledged_at: z.string().nullable(),
+  acknowledged_by: z.string(),
+  version: z.number(),
+});
+
+/** An alert_deliveries row: one version of a delivery. */
+const deliveryInsertRow = z.object({
+  tenant_id: z.string(),
+  delivery_id: z.string(),
+  alert_id: z.string(),
+  message_type: z.string(),
+  channel: z.string(),
+  target: z.string(),
+  status: z.string(),
+  attempts: z.number(),
+  next_attempt_at: z.string(),
+  last_error: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  version: z.number(),
+});
+
+/** An alert_state row: a rule's stored state for one customer, as JSON. */
+const stateInsertRow = z.object({
+  tenant_id: z.string(),
+  rule_id: z.string(),
+  customer_id: z.string(),
+  state: z.string(),
+  evaluated_at: z.string(),
+  version: z.number(),
+});
+
 /** What an alert reports; the figures the notification shows. Amounts are decimal strings. */
 export interface AlertDetails {
   readonly ruleId: string;
@@ -282,22 +327,23 @@ export function buildAlertStore(store: Store, now: () => number = Date.now) {
   return {
     /** New alerts and their first deliveries, in one call before anything is sent. */
     async recordNew(alerts: readonly AlertRecord[], deliveries: readonly DeliveryRecord[]): Promise<void> {
-      await insertRows(store, 'alerts', alerts.map((alert) => alertRowOf(alert, 0)));
-      await insertRows(store, 'alert_deliveries', deliveries.map((delivery) => deliveryRowOf(delivery, 0)));
+      await insertRows(store, 'alerts', alertInsertRow, alerts.map((alert) => alertRowOf(alert, 0)));
+      await insertRows(store, 'alert_deliveries', deliveryInsertRow, deliveries.map((delivery) => deliveryRowOf(delivery, 0)));
     },
     /** Later changes of alerts (resolved, acknowledged) and their new deliveries. */
     async recordChanges(alerts: readonly AlertRecord[], deliveries: readonly DeliveryRecord[]): Promise<void> {
-      await insertRows(store, 'alerts', alerts.map((alert) => alertRowOf(alert, nextVersion())));
-      await insertRows(store, 'alert_deliveries', deliveries.map((delivery) => deliveryRowOf(delivery, 0)));
+      await insertRows(store, 'alerts', alertInsertRow, alerts.map((alert) => alertRowOf(alert, nextVersion())));
+      await insertRows(store, 'alert_deliveries', deliveryInsertRow, deliveries.map((delivery) => deliveryRowOf(delivery, 0)));
     },
     async updateDeliveries(deliveries: readonly DeliveryRecord[]): Promise<void> {
-      await insertRows(store, 'alert_deliveries', deliveries.map((delivery) => deliveryRowOf(delivery, nextVersion())));
+      await insertRows(store, 'alert_deliveries', deliveryInsertRow, deliveries.map((delivery) => deliveryRowOf(delivery, nextVersion())));
     },
     async saveStates(tenantId: string, states: ReadonlyArray<{ ruleId: string; customerId: string; state: unknown }>): Promise<void> {
       const at = toClickHouseTime(new Date(now()));
       await insertRows(
         store,
         'alert_state',
+        stateInsertRow,
         states.map((s) => ({ tenant_id: tenantId, rule_id: s.ruleId, customer_id: s.customerId, state: JSON.stringify(s.state), evaluated_at: at, version: nextVersion() })),
       );
     },

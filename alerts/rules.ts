@@ -8,6 +8,20 @@ import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
 import type { PlansContracts } from '../rater/index.js';
 import { alertRuleInput, type AlertKind, type AlertRuleInput } from './rule-schema.js';
 
+/** An alert_rules row: one version of a rule, or its deletion. */
+const ruleInsertRow = z.object({
+  tenant_id: z.string(),
+  rule_id: z.string(),
+  version: z.number(),
+  customer_id: z.string(),
+  kind: z.string(),
+  spec: z.string(),
+  deleted: z.number(),
+  changed_by: z.string(),
+  reason: z.string(),
+  changed_at: z.string(),
+});
+
 const ruleRow = z.object({
   rule_id: z.string(),
   version: z.coerce.number(),
@@ -115,7 +129,7 @@ export function buildAlertRules({ store, catalog, plans, now = Date.now }: Alert
   async function append(tenantId: string, ruleId: string, version: number, withReason: AlertRuleInput, deleted: boolean, by: string, reason: string) {
     const { reason: _reason, ...spec } = withReason;
     const at = new Date(now());
-    await insertRows(store, 'alert_rules', [
+    await insertRows(store, 'alert_rules', ruleInsertRow, [
       {
         tenant_id: tenantId,
         rule_id: ruleId,

@@ -8,6 +8,20 @@ import { defineQuery, insertRows, type Store } from '../platform/store.js';
 import { fromClickHouseTime, rowVersionClock, toClickHouseTime } from '../platform/time.js';
 import { generateWebhookSecret } from './webhook-signature.js';
 
+/** A webhook_endpoints row: one version of an endpoint (secret emptied once removed). */
+const endpointInsertRow = z.object({
+  tenant_id: z.string(),
+  endpoint_id: z.string(),
+  url: z.string(),
+  customer_id: z.string(),
+  secret: z.string(),
+  disabled: z.number(),
+  disabled_reason: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  version: z.number(),
+});
+
 export const webhookEndpointInput = z.object({
   url: z
     .url({ protocol: /^https?$/ })
@@ -109,7 +123,7 @@ export function buildWebhookEndpoints({ store, catalog, networkPolicy, now = Dat
   const nextVersion = rowVersionClock(now);
 
   async function write(tenantId: string, endpoint: WebhookEndpoint, removed = false): Promise<void> {
-    await insertRows(store, 'webhook_endpoints', [
+    await insertRows(store, 'webhook_endpoints', endpointInsertRow, [
       {
         tenant_id: tenantId,
         endpoint_id: endpoint.id,

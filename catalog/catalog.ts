@@ -25,6 +25,47 @@ import type {
 } from './schemas.js';
 import { AGGREGATIONS } from './schemas.js';
 
+/** The rows the catalog writes, one schema per table. */
+const apiKeyInsertRow = z.object({
+  key_id: z.string(),
+  tenant_id: z.string(),
+  secret_hash: z.string(),
+  scope: z.string(),
+  customer_id: z.string(),
+  operator: z.number(),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+  expires_at: z.string().nullable(),
+  version: z.number(),
+});
+
+const keyUseInsertRow = z.object({ tenant_id: z.string(), key_id: z.string(), last_used_at: z.string() });
+
+const tenantInsertRow = z.object({ id: z.string(), name: z.string(), operations_email: z.string(), created_at: z.string() });
+
+const meterInsertRow = z.object({
+  tenant_id: z.string(),
+  key: z.string(),
+  name: z.string(),
+  event_type: z.string(),
+  aggregation: z.string(),
+  value_property: z.string(),
+  group_by: z.string(),
+  created_at: z.string(),
+});
+
+const customerInsertRow = z.object({
+  tenant_id: z.string(),
+  id: z.string(),
+  name: z.string(),
+  timezone: z.string(),
+  currency: z.string(),
+  billing_anchor_day: z.number(),
+  subjects: z.array(z.string()),
+  billing_contacts: z.array(z.string()),
+  created_at: z.string(),
+});
+
 /** Who is calling: resolved from an API key, and the only source of a request's tenant. */
 export interface Principal {
   readonly tenantId: string;
@@ -232,7 +273,7 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
   async function insertKey(tenantId: string, scope: ApiKeyScope, customerId: string | undefined, operator = false, expiresAt?: Date) {
     const issued = issueApiKey();
     const keyId = operator ? OPERATOR_KEY_ID : issued.keyId;
-    await insertRows(store, 'api_keys', [
+    await insertRows(store, 'api_keys', apiKeyInsertRow, [
       {
         key_id: keyId,
         tenant_id: tenantId,
@@ -270,6 +311,7 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
         await insertRows(
           store,
           'api_key_usage',
+          keyUseInsertRow,
           batch.map(([keyId, use]) => ({ tenant_id: use.tenantId, key_id: keyId, last_used_at: toClickHouseTime(new Date(use.at)) })),
         );
       } catch (error) {
@@ -352,14 +394,14 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
       return serially(async () => {
         const [tenant] = await findTenant(store, { id: defaultTenant });
         if (!tenant) {
-          await insertRows(store, 'tenants', [
-            { id: defaultTenant, name: defaultTenant, created_at: toClickHouseTime(new Date(now())) },
+          await insertRows(store, 'tenants', tenantInsertRow, [
+            { id: defaultTenant, name: defaultTenant, operations_email: '', created_at: toClickHouseTime(new Date(now())) },
           ]);
         }
         const [existing] = await findKey(store, { keyId: OPERATOR_KEY_ID });
         if (configuredKey !== undefined) {
           if (!existing || !apiKeyMatches(configuredKey, existing.secret_hash) || existing.tenant_id !== defaultTenant) {
-            await insertRows(store, 'api_keys', [
+            await insertRows(store, 'api_keys', apiKeyInsertRow, [
               {
                 key_id: OPERATOR_KEY_ID,
                 tenant_id: defaultTenant,
@@ -388,7 +430,7 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
       return serially(async () => {
         const [existing] = await findTenant(store, { id: input.id });
         if (existing) throw new ConflictError(`tenant ${input.id} already exists`);
-        await insertRows(store, 'tenants', [
+        await insertRows(store, 'tenants', tenantInsertRow, [
           { id: input.id, name: input.name, operations_email: input.operationsEmail ?? '', created_at: toClickHouseTime(new Date(now())) },
         ]);
         const { keyId, token } = await insertKey(input.id, 'admin', undefined);
@@ -459,7 +501,7 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
           }
           const revokedAt = toClickHouseTime(new Date(now()));
           current = { ...row, revoked_at: revokedAt, version: Math.max(now(), row.version + 1) };
-          await insertRows(store, 'api_keys', [
+          await insertRows(store, 'api_keys', apiKeyInsertRow, [
             {
               key_id: current.key_id,
               tenant_id: current.tenant_id,
@@ -499,7 +541,7 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
           throw new LimitExceededError('maxMeters', maxMeters, `the tenant has ${existing.length} meters, the most it may define`, 'body.key');
         }
         const createdAt = new Date(now());
-        await insertRows(store, 'meters', [
+        await insertRows(store, 'meters', meterInsertRow, [
           {
             tenant_id: tenantId,
             key: input.key,
@@ -566,7 +608,7 @@ export function buildCatalog({ store, log, cacheTtlMs, keyUseFlushMs = KEY_USE_F
           throw new ConflictError(`subjects already belong to another customer: ${taken}`);
         }
         const createdAt = new Date(now());
-        await insertRows(store, 'customers', [
+        await insertRows(store, 'customers', customerInsertRow, [
           {
             tenant_id: tenantId,
             id: input.id,

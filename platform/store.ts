@@ -152,15 +152,7 @@ export function defineQuery<P extends z.ZodType, R extends z.ZodType>(spec: Quer
       sqlByStore.set(store, sql);
     }
     const queryParams = spec.params.parse(params) as Record<string, unknown>;
-    const rows = await selectRows<unknown>(store, sql, queryParams);
-    return rows.map((row, index) => {
-      const parsed = spec.row.safeParse(row);
-      if (!parsed.success) {
-        // A row that does not match is a schema drift bug: fail loudly rather than bill on a guess.
-        throw new Error(`query ${spec.name}: row ${index} does not match its schema: ${parsed.error.message}`);
-      }
-      return parsed.data as z.output<R>;
-    });
+    return selectTyped(store, { name: spec.name, sql, params: queryParams, row: spec.row });
   };
 }
 
@@ -196,6 +188,35 @@ export function defineLatestVersionsQuery<R extends z.ZodType>(spec: LatestVersi
     sql: (t) => latestVersionsSql(t(spec.table), spec.key, spec.columns),
     params: z.object({ tenantId: z.string() }),
     row: spec.row,
+  });
+}
+
+/**
+ * One statement built at run time (its shape depends on the request: windows, dimensions, row
+ * limits), still with a schema for its rows. Values from outside only ever travel in params.
+ */
+export interface TypedStatement<R extends z.ZodType> {
+  readonly name: string;
+  /** SQL carrying its own SETTINGS clause. */
+  readonly sql: string;
+  readonly params: Record<string, unknown>;
+  readonly row: R;
+}
+
+/** Runs a typed statement; a row that does not match its schema throws. */
+export async function selectTyped<R extends z.ZodType>(
+  store: Store,
+  statement: TypedStatement<R>,
+  options: SelectOptions = {},
+): Promise<Array<z.output<R>>> {
+  const rows = await selectRows<unknown>(store, statement.sql, statement.params, options);
+  return rows.map((row, index) => {
+    const parsed = statement.row.safeParse(row);
+    if (!parsed.success) {
+      // A row that does not match is a schema drift bug: fail loudly rather than bill on a guess.
+      throw new Error(`query ${statement.name}: row ${index} does not match its schema: ${parsed.error.message}`);
+    }
+    return parsed.data as z.output<R>;
   });
 }
 
@@ -236,25 +257,36 @@ export async function selectRows<T>(
   }
 }
 
+/** The columns of one table's insert: names and, for the compiler, the type each row gives them. */
+export type RowSchema = z.ZodObject;
+
 /**
- * Inserts rows (decimals already strings) with per-statement settings. Rows travel as
- * JSONCompactEachRow under an explicit column list: the engine parses arrays markedly faster
- * than objects, and the column list keeps values and names together.
+ * Inserts rows (decimals already strings) with per-statement settings. The row schema names the
+ * columns, so every row fills the same ones whatever the first row holds. Rows travel as
+ * JSONCompactEachRow under that explicit column list: the engine parses arrays markedly faster
+ * than objects, and the column list keeps values and names together. Rows are typed by the
+ * schema at compile time; at run time only a missing column is checked, since a full parse of
+ * every row would cost the event insert path a large share of its throughput.
  */
-export async function insertRows(
+export async function insertRows<S extends RowSchema>(
   store: Store,
   table: string,
-  rows: readonly object[],
+  schema: S,
+  rows: ReadonlyArray<z.input<S>>,
   settings?: StatementSettings,
 ): Promise<void> {
-  const first = rows[0];
-  if (first === undefined) return;
-  const columns = Object.keys(first);
+  if (rows.length === 0) return;
+  const columns = Object.keys(schema.shape);
   let body = '';
-  for (const row of rows) {
+  rows.forEach((row, index) => {
     const record = row as Record<string, unknown>;
-    body += `${JSON.stringify(columns.map((column) => record[column]))}\n`;
-  }
+    const values = columns.map((column) => {
+      const value = record[column];
+      if (value === undefined) throw new Error(`insert into ${table}: row ${index} has no ${column}`);
+      return value;
+    });
+    body += `${JSON.stringify(values)}\n`;
+  });
   const result = await store.client.exec({
     query: `INSERT INTO ${store.table(table)} (${columns.map(quoteIdentifier).join(', ')})${settingsClause(settings)} FORMAT JSONCompactEachRow`,
     values: Readable.from([body]),

@@ -13,6 +13,28 @@ import {
   type PlanVersion,
 } from './schemas.js';
 
+const planVersionRow = z.object({
+  tenant_id: z.string(),
+  plan_key: z.string(),
+  version: z.number(),
+  name: z.string(),
+  currency: z.string(),
+  charges: z.string(),
+  effective_from: z.string(),
+  created_at: z.string(),
+  created_by: z.string(),
+});
+
+const contractVersionRow = z.object({
+  tenant_id: z.string(),
+  customer_id: z.string(),
+  version: z.number(),
+  terms: z.string(),
+  created_at: z.string(),
+  created_by: z.string(),
+  reason: z.string(),
+});
+
 const planRow = z.object({
   plan_key: z.string(),
   version: z.coerce.number(),
@@ -142,7 +164,7 @@ export function buildPlansContracts({ store, catalog, now = Date.now, onTermsCha
           );
         }
         const version = (latest?.version ?? 0) + 1;
-        await insertRows(store, 'plan_versions', [
+        await insertRows(store, 'plan_versions', planVersionRow, [
           {
             tenant_id: tenantId,
             plan_key: input.key,
@@ -204,7 +226,7 @@ export function buildPlansContracts({ store, catalog, now = Date.now, onTermsCha
         const history = await contractVersionsQuery(store, { tenantId, customerId });
         const version = (history.at(-1)?.version ?? 0) + 1;
         const createdAt = new Date(now());
-        await insertRows(store, 'contract_versions', [
+        await insertRows(store, 'contract_versions', contractVersionRow, [
           {
             tenant_id: tenantId,
             customer_id: customerId,

@@ -4,6 +4,20 @@ import { fromClickHouseTime, toClickHouseTime } from '../platform/time.js';
 import { roundToMinorUnit } from './pricing/rounding.js';
 import { chargesView, type ChargesView, type RatedSnapshot } from './schemas.js';
 
+/** A rated_charges row as written: totals as decimal strings, the statement as JSON. */
+export const ratedChargeRow = z.object({
+  tenant_id: z.string(),
+  customer_id: z.string(),
+  period_start: z.string(),
+  period_end: z.string(),
+  rated_at: z.string(),
+  currency: z.string(),
+  subtotal: z.string(),
+  tax: z.string(),
+  total: z.string(),
+  statement: z.string(),
+});
+
 /**
  * The rated-charges store: the only code that writes or reads rated_charges. Every rated figure
  * is appended (never updated), so a customer's latest row is its current figure and the older
@@ -160,7 +174,7 @@ export function buildRatedCharges({ store }: RatedChargesDeps) {
   return {
     /** Stores the figures of one tenant's customers, all rated at `ratedAt` (epoch ms). */
     async append(tenantId: string, ratedAt: number, figures: readonly ChargesView[]): Promise<void> {
-      await insertRows(store, TABLE, figures.map((charges) => rowOf(tenantId, ratedAt, charges)));
+      await insertRows(store, TABLE, ratedChargeRow, figures.map((charges) => rowOf(tenantId, ratedAt, charges)));
     },
 
     /** When the newest figure of any tenant was rated (epoch ms); undefined while nothing was ever rated. */

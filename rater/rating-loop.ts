@@ -8,6 +8,18 @@ import type { Charges, RatingOutcome } from './charges.js';
 import { ratingFailureOf, type RatingFailure, type RatingFailureKind } from './rating-failure.js';
 import { buildRatedCharges } from './rated-charges.js';
 
+/** A rating_failures row: one failed attempt (failing = 1) or a recovery (failing = 0). */
+const failureRow = z.object({
+  tenant_id: z.string(),
+  customer_id: z.string(),
+  at: z.string(),
+  failing: z.number(),
+  kind: z.string(),
+  reason: z.string(),
+  attempts: z.number(),
+  since: z.string(),
+});
+
 /**
  * Rows can become visible a little after the instant they were stamped with (an insert in
  * flight when the watermark moved); each cycle looks this far behind its watermark again.
@@ -236,7 +248,7 @@ export function buildRatingLoop({
   async function recordFailures(tenantId: string, failed: readonly RatingFailure[], customers: ReadonlyMap<string, number>): Promise<void> {
     if (failed.length === 0) return;
     const at = now();
-    const rows: object[] = [];
+    const rows: Array<z.input<typeof failureRow>> = [];
     for (const failure of failed) {
       const key = `${tenantId}\u0000${failure.customerId}`;
       const previous = failures.get(key);
@@ -269,7 +281,7 @@ export function buildRatingLoop({
     }
     metrics.customersFailing.set(failures.size);
     try {
-      await insertRows(store, 'rating_failures', rows);
+      await insertRows(store, 'rating_failures', failureRow, rows);
     } catch (error) {
       // The customers stay queued in this process either way; only a restart meanwhile would lose them.
       log.warn({ err: error, tenantId }, 'could not store the rating failures');
@@ -277,7 +289,7 @@ export function buildRatingLoop({
   }
 
   async function recordRecoveries(tenantId: string, customerIds: readonly string[], at: number): Promise<void> {
-    const rows: object[] = [];
+    const rows: Array<z.input<typeof failureRow>> = [];
     for (const customerId of customerIds) {
       const key = `${tenantId}\u0000${customerId}`;
       const failure = failures.get(key);
@@ -297,7 +309,7 @@ export function buildRatingLoop({
     }
     if (rows.length === 0) return;
     metrics.customersFailing.set(failures.size);
-    await insertRows(store, 'rating_failures', rows);
+    await insertRows(store, 'rating_failures', failureRow, rows);
   }
 
   function schedule(): void {

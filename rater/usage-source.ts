@@ -1,9 +1,16 @@
-import { z } from 'zod';
-import { queryMeterTotals, queryMeterUsage, WIDE_SUM } from '../aggregator/index.js';
+import {
+  combineFigures,
+  dailyMaximaStatement,
+  eventValues,
+  queryMeterTotals,
+  queryMeterUsage,
+  subjectFiguresStatement,
+  type SubjectFigures,
+} from '../aggregator/index.js';
 import type { Meter } from '../catalog/index.js';
-import { defineQuery, selectRows, settingsClause, type Store } from '../platform/store.js';
+import { selectTyped, type Store } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
-import { averageOf, D, sumOfTexts, wideSum, type Decimal } from '../platform/money.js';
+import { D, sumOfTexts, wideSum, type Decimal } from '../platform/money.js';
 
 /** Half-open span of instants, in epoch milliseconds, on whole minutes. */
 export interface Span {
@@ -23,16 +30,6 @@ export interface UsageSource {
   /** Individual event values in time order. */
   events(tenantId: string, meter: Meter, subjects: readonly string[], span: Span): Promise<string[]>;
 }
-
-const eventValues = defineQuery({
-  name: 'rater.eventValues',
-  sql: (t) => `SELECT toString(value) AS value FROM ${t('events')}
-    WHERE tenant_id = {tenantId:String} AND meter_key = {meterKey:String} AND subject IN {subjects:Array(String)}
-      AND time >= {from:DateTime64(3, 'UTC')} AND time < {to:DateTime64(3, 'UTC')}
-    ORDER BY time, event_id`,
-  params: z.object({ tenantId: z.string(), meterKey: z.string(), subjects: z.array(z.string()), from: z.string(), to: z.string() }),
-  row: z.object({ value: z.string() }),
-});
 
 export function directUsageSource(store: Store): UsageSource {
   return {
@@ -90,41 +87,6 @@ export function recordingUsageSource(): UsageSource & { readonly requests: Reque
   };
 }
 
-interface SubjectFigures {
-  sum: string;
-  count: string;
-  max: string;
-  min: string;
-  latest: string;
-  latestTime: string;
-  unique: string;
-}
-
-/** Combines one meter's per-subject figures into the customer's, exactly as one query over all its subjects would. */
-function combine(meter: Meter, figures: readonly SubjectFigures[]): string | undefined {
-  if (figures.length === 0) return '0';
-  switch (meter.aggregation) {
-    case 'SUM':
-      return wideSum(figures.map((f) => f.sum)).toFixed();
-    case 'COUNT':
-      return wideSum(figures.map((f) => f.count)).toFixed();
-    case 'MAX':
-      return D.max(...figures.map((f) => f.max)).toFixed();
-    case 'MIN':
-      return D.min(...figures.map((f) => f.min)).toFixed();
-    case 'LATEST':
-      return [...figures].sort((a, b) => (a.latestTime < b.latestTime ? 1 : a.latestTime > b.latestTime ? -1 : 0))[0]?.latest;
-    case 'AVG': {
-      const sum = wideSum(figures.map((f) => f.sum));
-      const count = wideSum(figures.map((f) => f.count));
-      return averageOf(sum.toFixed(), count.toFixed());
-    }
-    case 'UNIQUE_COUNT':
-      // Distinct values do not add up across subjects; one subject's figure is exact.
-      return figures.length === 1 ? figures[0]?.unique : undefined;
-  }
-}
-
 /**
  * Answers the recorded requests of many customers from one grouped query per distinct span
  * (most customers share their period and price changes), splitting by subject and meter, then
@@ -150,37 +112,21 @@ export async function batchedUsageSource(store: Store, tenantId: string, request
     groups.set(key, group);
   }
 
-  const projection = settingsClause({ optimize_use_projections: 1 });
   for (const [key, group] of groups) {
-    const params = {
+    const read = {
       tenantId,
       meterKeys: [...group.meters],
       subjects: [...group.subjects],
-      from: toClickHouseTime(new Date(group.span.from)),
-      to: toClickHouseTime(new Date(group.span.to)),
-      tz: group.timeZone ?? 'UTC',
+      from: new Date(group.span.from),
+      to: new Date(group.span.to),
     };
-    const where = `tenant_id = {tenantId:String} AND meter_key IN {meterKeys:Array(String)} AND subject IN {subjects:Array(String)}
-      AND toStartOfMinute(time) >= {from:DateTime64(3, 'UTC')} AND toStartOfMinute(time) < {to:DateTime64(3, 'UTC')}`;
     if (key.startsWith('total:')) {
-      const rows = await selectRows<SubjectFigures & { subject: string; meter_key: string }>(
-        store,
-        `SELECT subject, meter_key, toString(${WIDE_SUM}) AS sum, toString(count()) AS count, toString(max(value)) AS max,
-            toString(min(value)) AS min, toString(argMax(value, time)) AS latest, toString(max(time)) AS latestTime,
-            toString(uniqExact(value_key)) AS unique
-          FROM ${store.table('events')} WHERE ${where} GROUP BY subject, meter_key ${projection}`,
-        params,
-      );
+      const rows = await selectTyped(store, subjectFiguresStatement(store, read));
       const bySubjectMeter = new Map<string, SubjectFigures>();
       for (const row of rows) bySubjectMeter.set(`${row.meter_key}\u0000${row.subject}`, row);
       totals.set(spanKey(group.span), bySubjectMeter);
     } else {
-      const rows = await selectRows<{ subject: string; meter_key: string; day: string; max: string }>(
-        store,
-        `SELECT subject, meter_key, toString(toUnixTimestamp(toStartOfDay(toStartOfMinute(time), {tz:String}))) AS day, toString(max(value)) AS max
-          FROM ${store.table('events')} WHERE ${where} GROUP BY subject, meter_key, day ${projection}`,
-        params,
-      );
+      const rows = await selectTyped(store, dailyMaximaStatement(store, read, group.timeZone ?? 'UTC'));
       const byMeter = new Map<string, Map<number, string>>();
       for (const row of rows) {
         const days = byMeter.get(`${row.meter_key}\u0000${row.subject}`) ?? new Map<number, string>();
@@ -199,7 +145,7 @@ export async function batchedUsageSource(store: Store, tenantId: string, request
         const entry = figures.get(`${meter.key}\u0000${subject}`);
         return entry ? [entry] : [];
       });
-      return combine(meter, found) ?? direct.total(tenant, meter, subjects, span);
+      return combineFigures(meter.aggregation, found) ?? direct.total(tenant, meter, subjects, span);
     },
     async dailyMaxSum(tenant, meter, subjects, span, timeZone) {
       const byMeter = daily.get(spanKey(span, timeZone));

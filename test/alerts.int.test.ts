@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertRows } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
+import { ratedChargeRow } from '../rater/index.js';
 import { cloudEvent, createTenant, expectStatus } from './support/fixtures.js';
 import { waitFor } from './support/process.js';
 import { startSmtpCatcher, startWebhookReceiver, verifySignature, type SmtpCatcher, type WebhookReceiver } from './support/receivers.js';
@@ -490,7 +491,7 @@ describe('a stored figure that does not read back', () => {
       return history.body.data.length > 0 ? true : undefined;
     }, 'the first figure of acme', 30_000);
     const failuresBefore = (await svc.service.metrics.alertEvaluationFailures.get()).values[0]?.value ?? 0;
-    await insertRows(svc.service.store, 'rated_charges', [
+    await insertRows(svc.service.store, 'rated_charges', ratedChargeRow, [
       {
         tenant_id: 'msp',
         customer_id: 'acme',

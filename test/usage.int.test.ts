@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meterTotalsStatements, meterUsageStatement } from '../aggregator/index.js';
+import { dailyMaximaStatement, meterTotalsStatements, meterUsageStatement } from '../aggregator/index.js';
 import { selectRows } from '../platform/store.js';
 import { cloudEvent, expectStatus } from './support/fixtures.js';
 import { startTestService, uniqueDatabase, type TestService } from './support/service.js';
@@ -242,6 +242,10 @@ describe('usage on the real engine', () => {
       // Force the point: with the projection required, the same statement still runs.
       await selectRows(store, sql.replace(/SETTINGS /, 'SETTINGS force_optimize_projection = 1, '), params);
     }
+    // The rating loop's batched daily maxima need no sum: either minute projection answers them.
+    const daily = dailyMaximaStatement(store, { tenantId: 'default', meterKeys: ['max'], subjects: ['s1', 's2'], from, to }, 'Asia/Kathmandu');
+    const dailyPlan = await selectRows<{ explain: string }>(store, `EXPLAIN projections = 1 ${daily.sql}`, daily.params);
+    expect(dailyPlan.map((line) => line.explain).join('\n'), daily.sql).toMatch(/ReadFromMergeTree \(usage_by_minute(_wide)?\)/);
   });
 
   it('remembers ids across a restart of the service', async () => {

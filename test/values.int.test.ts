@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS, meterTotalsStatements, migrate, queryMeterTotals } from '../aggregator/index.js';
+import { eventRow, MIGRATIONS, meterTotalsStatements, migrate, queryMeterTotals } from '../aggregator/index.js';
 import { buildCatalog } from '../catalog/index.js';
 import { createLogger, loggerOptions } from '../platform/logger.js';
 import { buildMetrics } from '../platform/metrics.js';
@@ -76,6 +76,7 @@ describe('values at the limits and rating that isolates failures', () => {
       await insertRows(
         store,
         'events',
+        eventRow,
         ['old-1', 'old-2'].map((id) => ({
           tenant_id: 'default',
           meter_key: 'big',
