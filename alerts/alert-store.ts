@@ -134,19 +134,8 @@ export function messageIdOf(alertId: string, type: MessageType): string {
   return derivedId('msg', alertId, type);
 }
 
-const alertRow = z.object({
-  tenant_id: z.string(),
-  alert_id: z.string(),
-  rule_id: z.string(),
-  customer_id: z.string(),
-  kind: z.string(),
-  status: z.string(),
-  details: z.string(),
-  created_at: z.string(),
-  resolved_at: z.string().nullable(),
-  acknowledged_at: z.string().nullable(),
-  acknowledged_by: z.string(),
-});
+/** An alerts row as read back: what it was written with, but the period and the row version. */
+const alertRow = alertInsertRow.omit({ period_start: true, period_end: true, version: true });
 const ALERT_COLUMNS = `tenant_id, alert_id, rule_id, customer_id, kind, status, details, toString(created_at) AS created_at,
   if(isNull(resolved_at), NULL, toString(resolved_at)) AS resolved_at,
   if(isNull(acknowledged_at), NULL, toString(acknowledged_at)) AS acknowledged_at, acknowledged_by`;

@@ -5,34 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { buildCatalog } from '../catalog/index.js';
+import { buildCatalog, customerInsertRow } from '../catalog/index.js';
 import { createLogger } from '../platform/logger.js';
 import { insertRows, selectRows } from '../platform/store.js';
 import { toClickHouseTime } from '../platform/time.js';
-import { buildCharges, buildPlansContracts } from '../rater/index.js';
+import { buildCharges, buildPlansContracts, contractVersionRow } from '../rater/index.js';
 import { machine, startBenchService } from './service.js';
-
-const customerRow = z.object({
-  tenant_id: z.string(),
-  id: z.string(),
-  name: z.string(),
-  timezone: z.string(),
-  currency: z.string(),
-  billing_anchor_day: z.number(),
-  subjects: z.array(z.string()),
-  billing_contacts: z.array(z.string()),
-  created_at: z.string(),
-});
-const contractRow = z.object({
-  tenant_id: z.string(),
-  customer_id: z.string(),
-  version: z.number(),
-  terms: z.string(),
-  created_at: z.string(),
-  created_by: z.string(),
-  reason: z.string(),
-});
 
 const CUSTOMERS = Number(process.env.BENCH_RATING_CUSTOMERS ?? 10_000);
 const CHARGES = 10;
@@ -70,14 +48,14 @@ export async function benchRating(): Promise<void> {
     await insertRows(
       store,
       'customers',
-      customerRow,
+      customerInsertRow,
       ids.map((id) => ({ tenant_id: 'default', id, name: id, timezone: 'UTC', currency: 'USD', billing_anchor_day: 1, subjects: [id], billing_contacts: [], created_at: now })),
     );
     const terms = { plan: 'bench', startsAt: '2020-01-01T00:00:00Z', overrides: {}, discounts: [], taxRates: [{ name: 'VAT', percent: '20' }], reason: '' };
     await insertRows(
       store,
       'contract_versions',
-      contractRow,
+      contractVersionRow,
       ids.map((id) => ({ tenant_id: 'default', customer_id: id, version: 1, terms: JSON.stringify(terms), created_at: now, created_by: 'bench', reason: '' })),
     );
     const time = new Date(Date.now() - 60_000).toISOString();

@@ -54,7 +54,8 @@ const meterInsertRow = z.object({
   created_at: z.string(),
 });
 
-const customerInsertRow = z.object({
+/** A customers row as written (the bench seeds customers with it too). */
+export const customerInsertRow = z.object({
   tenant_id: z.string(),
   id: z.string(),
   name: z.string(),

@@ -1,4 +1,4 @@
-export { buildCatalog, type Authentication, type Catalog, type CatalogDeps, type Principal } from './catalog.js';
+export { buildCatalog, customerInsertRow, type Authentication, type Catalog, type CatalogDeps, type Principal } from './catalog.js';
 export * from './schemas.js';
 export { API_KEY_SCOPES, type ApiKeyScope } from './api-key.js';
 export {

@@ -1,5 +1,5 @@
 export * from './pricing/index.js';
-export { buildPlansContracts, type PlansContracts, type PlansContractsDeps } from './plans-contracts.js';
+export { buildPlansContracts, contractVersionRow, type PlansContracts, type PlansContractsDeps } from './plans-contracts.js';
 export { buildCharges, type Charges, type ChargesDeps, type ChargesService, type RatingOutcome } from './charges.js';
 export { RatingFailedError, type RatingFailure, type RatingFailureKind } from './rating-failure.js';
 export { buildStatement, type Statement, type StatementInput, type StatementLine } from './statement.js';

@@ -25,7 +25,8 @@ const planVersionRow = z.object({
   created_by: z.string(),
 });
 
-const contractVersionRow = z.object({
+/** A contract_versions row as written (the bench seeds contracts with it too). */
+export const contractVersionRow = z.object({
   tenant_id: z.string(),
   customer_id: z.string(),
   version: z.number(),
